@@ -1,0 +1,1 @@
+"""The shipped model files (ONNX, head weights, manifest.json); made by training/."""

@@ -1,0 +1,339 @@
+"""xintuctl against a real ControlServer, plus its small formatting and parsing functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xintud.control import ControlCommandError, ControlRequest, ControlServer
+from xintud.ctl import (
+    format_duration,
+    format_explain,
+    format_recent,
+    format_simple,
+    format_status,
+    format_undo,
+    parse_since,
+)
+
+STATUS = {
+    "state": "running",
+    "queue": 0,
+    "processed": 412,
+    "failed": 2,
+    "skipped": 0,
+    "per_category": {"food": 97, "pets": 40, "social": 80},
+    "last_action": "filed IMG_0042.jpg -> Food/2026/11 (food 0.93)",
+    "model": "xintud-2026.11",
+    "pid": 4242,
+    "uptime_s": 11700.0,
+}
+RECENT_ITEM = {
+    "time": 1764412980.0,
+    "file": "/home/u/Pictures/Camera/IMG_0042.jpg",
+    "category": "food",
+    "confidence": 0.93,
+    "action": "move",
+    "dest": "/home/u/Pictures/Xintu/Food/2026/11/IMG_0042.jpg",
+    "state": "done",
+    "reason": None,
+}
+EXPLAIN = {
+    "path": "/home/u/Pictures/Camera/IMG_0042.jpg",
+    "category": "food",
+    "confidence": 0.93,
+    "scores": {"food": 0.93, "other": 0.04, "travel": 0.03},
+    "evidence": {
+        "imagenet": [
+            {"wnid": "n07873807", "label": "pizza", "p": 0.61},
+            {"wnid": "n07579787", "label": "plate", "p": 0.12},
+        ],
+        "detections": [{"label": "pizza", "score": 0.88, "box": [0.1, 0.1, 0.9, 0.9]}],
+        "metadata": {"camera": "Pixel 8", "has_exif_date": True},
+    },
+    "state": "done",
+    "action": "move",
+    "dest": "/home/u/Pictures/Xintu/Food/2026/11/IMG_0042.jpg",
+}
+HEAVY = ("numpy", "onnxruntime", "PIL", "pydantic", "xintud.control")
+
+
+class FakeDaemon:
+    """A handler with canned answers that records the requests it got."""
+
+    def __init__(self) -> None:
+        self.requests: list[ControlRequest] = []
+
+    def __call__(self, request: ControlRequest) -> dict[str, Any]:
+        self.requests.append(request)
+        if request.cmd == "status":
+            return STATUS
+        if request.cmd == "recent":
+            return {"items": [RECENT_ITEM]}
+        if request.cmd == "explain":
+            if request.args.path.endswith("unknown.jpg"):  # type: ignore[union-attr]
+                raise ControlCommandError("no analysis record for unknown.jpg")
+            return EXPLAIN
+        if request.cmd == "undo":
+            return {"undone": [{"src": "/c/IMG_1.jpg", "dst": "/l/Food/IMG_1.jpg", "message": ""}]}
+        return {}
+
+
+@pytest.fixture
+def sock_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="xt", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def daemon(sock_dir: Path) -> Iterator[tuple[Path, FakeDaemon]]:
+    handler = FakeDaemon()
+    path = sock_dir / "control.sock"
+    with ControlServer(path, handler):
+        yield path, handler
+
+
+def xintuctl_command() -> list[str]:
+    script = Path(sys.executable).parent / "xintuctl"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "xintud.ctl"]
+
+
+def xintuctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*xintuctl_command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        check=False,
+    )
+
+
+# --- against a live server ------------------------------------------------------------------
+
+
+def test_status_human_output(daemon: tuple[Path, FakeDaemon]) -> None:
+    path, _ = daemon
+    proc = xintuctl("--socket", str(path), "status")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "xintud running · model xintud-2026.11 · queue 0 · processed 412 · failed 2"
+    assert lines[1] == "  food 97  social 80  pets 40"
+    assert lines[2] == "  last: filed IMG_0042.jpg -> Food/2026/11 (food 0.93)"
+    assert lines[3] == "  pid 4242 · up 3h 15m"
+    assert proc.stderr == ""
+
+
+def test_json_output_is_the_raw_result(daemon: tuple[Path, FakeDaemon]) -> None:
+    path, _ = daemon
+    proc = xintuctl("--json", "--socket", str(path), "status")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == STATUS
+
+
+def test_explain_sends_an_absolute_path_and_prints_evidence(
+    daemon: tuple[Path, FakeDaemon], tmp_path: Path
+) -> None:
+    path, handler = daemon
+    proc = subprocess.run(
+        [*xintuctl_command(), "--socket", str(path), "explain", "IMG_0042.jpg"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert handler.requests[-1].args.path == str(tmp_path / "IMG_0042.jpg")  # type: ignore[union-attr]
+    assert "category: food (0.93)" in proc.stdout
+    assert "scores: food 0.93  other 0.04  travel 0.03" in proc.stdout
+    assert "imagenet: pizza 0.61, plate 0.12" in proc.stdout
+    assert "detections: pizza 0.88" in proc.stdout
+    assert "camera=Pixel 8" in proc.stdout
+
+
+def test_error_reply_goes_to_stderr_with_exit_1(daemon: tuple[Path, FakeDaemon]) -> None:
+    path, _ = daemon
+    proc = xintuctl("--socket", str(path), "explain", "/x/unknown.jpg")
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert "no analysis record for unknown.jpg" in proc.stderr
+
+
+def test_recent_and_undo_send_their_arguments(daemon: tuple[Path, FakeDaemon]) -> None:
+    path, handler = daemon
+    recent = xintuctl("--socket", str(path), "recent", "-n", "5")
+    undo_since = xintuctl("--socket", str(path), "undo", "--since", "10m")
+    undo_three = xintuctl("--socket", str(path), "undo", "3")
+    assert recent.returncode == undo_since.returncode == undo_three.returncode == 0
+    assert "IMG_0042.jpg  food 0.93  move -> /home/u/Pictures/Xintu/Food" in recent.stdout
+    assert "/l/Food/IMG_1.jpg -> /c/IMG_1.jpg" in undo_since.stdout
+    limit, since, three = (r.args for r in handler.requests)
+    assert limit.limit == 5  # type: ignore[union-attr]
+    assert since.count == 10000  # type: ignore[union-attr]
+    assert abs(since.since - (time.time() - 600)) < 30  # type: ignore[union-attr,operator]
+    assert (three.count, three.since) == (3, None)  # type: ignore[union-attr]
+
+
+def test_simple_commands(daemon: tuple[Path, FakeDaemon]) -> None:
+    path, handler = daemon
+    outputs = [xintuctl("--socket", str(path), cmd).stdout.strip() for cmd in ("pause", "reload")]
+    assert outputs == ["xintud paused", "config reloaded"]
+    assert [r.cmd for r in handler.requests] == ["pause", "reload"]
+
+
+def test_usage_errors_exit_2(daemon: tuple[Path, FakeDaemon]) -> None:
+    path, handler = daemon
+    assert xintuctl("--socket", str(path), "recent", "-n", "0").returncode == 2
+    assert xintuctl("--socket", str(path), "undo", "--since", "yesterday-ish").returncode == 2
+    assert handler.requests == []
+
+
+def test_refused_peer_sees_the_reason(sock_dir: Path) -> None:
+    path = sock_dir / "control.sock"
+    with ControlServer(path, FakeDaemon(), allowed_uid=os.geteuid() + 1):
+        proc = xintuctl("--socket", str(path), "status")
+    assert proc.returncode == 1
+    assert "permission denied" in proc.stderr
+
+
+# --- no daemon -------------------------------------------------------------------------------
+
+
+def test_no_socket_exits_3_with_one_clear_line(sock_dir: Path) -> None:
+    missing = sock_dir / "control.sock"
+    proc = xintuctl("--socket", str(missing), "status")
+    assert proc.returncode == 3
+    assert proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"xintuctl: xintud is not running (no socket at {missing}); start it with "
+        "`systemctl --user start xintud` or run `xintud`"
+    ]
+
+
+def test_stale_socket_exits_3(sock_dir: Path) -> None:
+    stale = sock_dir / "control.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(stale))
+    dead.close()
+    proc = xintuctl("--socket", str(stale), "status")
+    assert proc.returncode == 3
+    assert "xintud is not running (nothing is listening on" in proc.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG runtime dir is Linux")
+def test_default_socket_path_follows_xdg_runtime_dir(sock_dir: Path) -> None:
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(sock_dir), "XDG_STATE_HOME": str(sock_dir / "s")}
+    proc = xintuctl("status", env=env)
+    assert proc.returncode == 3
+    assert f"no socket at {sock_dir / 'xintud' / 'control.sock'}" in proc.stderr
+
+
+def test_xintuctl_imports_no_heavy_modules(daemon: tuple[Path, FakeDaemon]) -> None:
+    path, _ = daemon
+    code = (
+        "import io, contextlib, json, sys\n"
+        "from xintud import ctl, service\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = ctl.main(['--socket', {str(path)!r}, 'status'])\n"
+        f"print(json.dumps([rc, [m for m in {HEAVY!r} if m in sys.modules]]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [0, []]
+
+
+# --- formatting and parsing ------------------------------------------------------------------
+
+
+def test_format_status_without_optional_fields() -> None:
+    text = format_status({"state": "paused", "queue": 3, "processed": 0, "failed": 0})
+    assert text.splitlines() == [
+        "xintud paused · model ? · queue 3 · processed 0 · failed 0",
+        "  nothing sorted yet",
+    ]
+    assert "skipped 5" in format_status({**STATUS, "skipped": 5})
+
+
+def test_format_recent_and_failed_items() -> None:
+    failed = {
+        **RECENT_ITEM,
+        "state": "failed",
+        "category": None,
+        "action": None,
+        "dest": None,
+        "reason": "truncated JPEG",
+    }
+    text = format_recent({"items": [RECENT_ITEM, failed]})
+    first, second = text.splitlines()
+    assert first.endswith(
+        "done      IMG_0042.jpg  food 0.93  move -> "
+        "/home/u/Pictures/Xintu/Food/2026/11/IMG_0042.jpg"
+    )
+    assert second.endswith("failed    IMG_0042.jpg  (truncated JPEG)")
+    assert format_recent({"items": []}) == "no files processed yet"
+
+
+def test_format_explain_sorts_scores_and_handles_missing_evidence() -> None:
+    text = format_explain({**EXPLAIN, "scores": {"other": 0.1, "food": 0.9}, "evidence": {}})
+    assert "scores: food 0.90  other 0.10" in text
+    assert "detections: none" in text
+    assert "imagenet" not in text
+    top = format_explain(EXPLAIN, top=1)
+    assert "imagenet: pizza 0.61\n" in top
+
+
+def test_format_undo_and_simple() -> None:
+    assert format_undo({"undone": []}) == "nothing to undo"
+    assert format_undo({"undone": [{"src": "/a", "dst": "/b", "message": "moved back"}]}) == (
+        "/b -> /a  (moved back)"
+    )
+    assert format_simple("scan", {"queued": 7}) == "scan queued 7 file(s)"
+    assert format_simple("resume", {}) == "xintud resumed"
+    assert format_simple("pause", {"message": "already paused"}) == "already paused"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (59, "59s"),
+        (60, "1m"),
+        (3599, "59m"),
+        (3600, "1h 00m"),
+        (11700, "3h 15m"),
+        (90000, "1d 1h"),
+    ],
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_parse_since() -> None:
+    now = 1_800_000_000.0
+    assert parse_since("10m", now) == now - 600
+    assert parse_since("2h", now) == now - 7200
+    assert parse_since("1.5d", now) == now - 1.5 * 86400
+    utc = datetime(2026, 11, 29, 14, 0, tzinfo=timezone.utc).timestamp()
+    assert parse_since("2026-11-29T14:00:00Z", now) == utc
+    assert parse_since("2026-11-29T15:00:00+01:00", now) == utc
+    assert parse_since("2026-11-29T14:00", now) == datetime(2026, 11, 29, 14, 0).timestamp()
+    for bad in ("10", "soon", "10 minutes", "-5m"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_since(bad, now)

@@ -1,0 +1,264 @@
+"""Decode stage: file bytes → an upright RGB picture at working size, plus its metadata.
+
+Decoding is the expensive, untrusted part of the pipeline, so it is bounded: JPEGs are decoded
+in draft mode (DCT scaling) to about twice the network size, other formats are refused above a
+pixel budget before any pixel is decoded, and every failure becomes a DecodeError that names
+the file and the cause.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+# Shorter side of the working picture. The backbone sees 224 px and the detector 300 px; twice
+# the network size keeps resampling quality while JPEG draft mode skips most of the IDCT work.
+WORKING_SIZE = 448
+
+# Formats that cannot be decoded at reduced scale are refused above this many pixels: decoding
+# allocates width × height × 4 bytes up front, and a bomb must not cost gigabytes.
+MAX_FULL_DECODE_PIXELS = 50_000_000
+# JPEGs decode at 1/8 scale at best, so even a huge panorama stays cheap up to this size.
+MAX_JPEG_PIXELS = 400_000_000
+# The largest file we read into memory at all (a 12 MP JPEG is ~5 MB, a big PNG ~40 MB).
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+EXIF_ORIENTATION = 0x0112
+EXIF_MAKE = 0x010F
+EXIF_MODEL = 0x0110
+EXIF_SOFTWARE = 0x0131
+EXIF_DATETIME = 0x0132
+EXIF_IFD = 0x8769
+EXIF_DATETIME_ORIGINAL = 0x9003
+EXIF_USER_COMMENT = 0x9286
+
+_EXIF_DATE = re.compile(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+
+
+class DecodeError(Exception):
+    """A file that cannot be turned into a picture; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """What the file itself says, before any pixel is looked at."""
+
+    format: str
+    width: int  # as displayed, after EXIF orientation
+    height: int
+    mode: str
+    frames: int
+    has_alpha: bool
+    camera_make: str | None
+    camera_model: str | None
+    software: str | None
+    user_comment: str | None
+    taken_at: datetime | None
+    orientation: int
+
+    @property
+    def has_camera_exif(self) -> bool:
+        """True when EXIF names the camera that took the photo (screenshots never do)."""
+        return bool(self.camera_make or self.camera_model)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An upright RGB picture whose shorter side is about WORKING_SIZE, and its metadata."""
+
+    image: Image.Image
+    meta: ImageMeta
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """Read a whole file, refusing directories, special files and oversized files clearly."""
+    if path.is_dir():
+        raise DecodeError(f"{path}: is a directory, not an image file")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise DecodeError(f"{path}: file disappeared before it could be read") from exc
+    except OSError as exc:
+        raise DecodeError(f"{path}: cannot read ({exc.strerror}); check its permissions") from exc
+    if not path.is_file():
+        raise DecodeError(f"{path}: not a regular file")
+    if size == 0:
+        raise DecodeError(f"{path}: file is empty (0 bytes); it may still be downloading")
+    if size > MAX_FILE_BYTES:
+        raise DecodeError(
+            f"{path}: file is {size / 2**20:.0f} MiB, above the {MAX_FILE_BYTES // 2**20} MiB "
+            "limit for images"
+        )
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DecodeError(f"{path}: cannot read ({exc.strerror}); check its permissions") from exc
+
+
+def decode_image(path: Path, working_size: int = WORKING_SIZE) -> DecodedImage:
+    """Read and decode one image file (see decode_bytes)."""
+    return decode_bytes(read_file_bytes(path), str(path), working_size)
+
+
+def decode_bytes(data: bytes, name: str, working_size: int = WORKING_SIZE) -> DecodedImage:
+    """Decode image bytes into an upright RGB picture at working size, with its metadata.
+
+    Raises DecodeError for anything that is not a complete, reasonably sized image.
+    """
+    try:
+        return _decode(data, name, working_size)
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(f"{name}: refused as a decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise DecodeError(f"{name}: not an image Pillow can read (unknown format)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise DecodeError(f"{name}: damaged or truncated image ({exc})") from exc
+    except MemoryError as exc:
+        raise DecodeError(f"{name}: too large to decode in memory") from exc
+
+
+def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
+    image = Image.open(io.BytesIO(data))
+    _check_pixel_budget(image, name)
+    exif = image.getexif()
+    orientation = _int_tag(exif.get(EXIF_ORIENTATION)) or 1
+    fmt = image.format or "unknown"
+    frames = getattr(image, "n_frames", 1)
+    has_alpha = _has_alpha(image)
+    mode = image.mode
+    file_size = image.size  # draft() below changes .size
+    if fmt == "JPEG":
+        # DCT scaling: decode at the smallest 1/2^k scale that still covers working_size.
+        image.draft("RGB", (working_size, working_size))
+    _load_strict(image, name)
+    image = _upright(image, orientation)
+    rgb = _to_rgb(image)
+    rgb = _shrink(rgb, working_size)
+    width, height = _displayed_size(file_size, orientation)
+    meta = ImageMeta(
+        format=fmt,
+        width=width,
+        height=height,
+        mode=mode,
+        frames=frames,
+        has_alpha=has_alpha,
+        camera_make=_text_tag(exif.get(EXIF_MAKE)),
+        camera_model=_text_tag(exif.get(EXIF_MODEL)),
+        software=_text_tag(exif.get(EXIF_SOFTWARE)),
+        user_comment=_text_tag(exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)),
+        taken_at=_taken_at(exif),
+        orientation=orientation,
+    )
+    return DecodedImage(image=rgb, meta=meta)
+
+
+def _check_pixel_budget(image: Image.Image, name: str) -> None:
+    width, height = image.size
+    pixels = width * height
+    if width <= 0 or height <= 0:
+        raise DecodeError(f"{name}: image has no pixels ({width}x{height})")
+    limit = MAX_JPEG_PIXELS if image.format == "JPEG" else MAX_FULL_DECODE_PIXELS
+    if pixels > limit:
+        raise DecodeError(
+            f"{name}: {width}x{height} ({pixels / 1e6:.0f} MP) is above the "
+            f"{limit / 1e6:.0f} MP limit for {image.format or 'this format'}; "
+            "likely a decompression bomb — if it is a real photo, save it as a smaller JPEG"
+        )
+
+
+def _load_strict(image: Image.Image, name: str) -> None:
+    # Pillow's LOAD_TRUNCATED_IMAGES is a process-wide switch; we leave it off so a truncated
+    # file is an error rather than a half-grey picture filed with confidence.
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise DecodeError(f"{name}: refusing to decode with LOAD_TRUNCATED_IMAGES enabled")
+    image.load()
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+
+
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
+    method = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }.get(orientation)
+    return image.transpose(method) if method is not None else image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Flatten any mode to RGB; transparency is composited onto white, as viewers show it."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        image = _sixteen_bit_to_l(image)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("LA", "PA", "La"):
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "RGBa"):
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _sixteen_bit_to_l(image: Image.Image) -> Image.Image:
+    # 16-bit greyscale holds 0..65535; a plain convert("L") would clip it to white.
+    return image.convert("I").point(lambda v: v / 256).convert("L")
+
+
+def _shrink(image: Image.Image, working_size: int) -> Image.Image:
+    short = min(image.size)
+    if short <= working_size:
+        return image
+    scale = working_size / short
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    # reducing_gap lets Pillow box-reduce first, then resample: fast and alias-free.
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _displayed_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    width, height = size
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _int_tag(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _text_tag(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = str(value).replace("\x00", "").strip()
+    return text[:200] or None
+
+
+def _taken_at(exif: Image.Exif) -> datetime | None:
+    raw = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(EXIF_DATETIME)
+    match = _EXIF_DATE.match(_text_tag(raw) or "")
+    if not match:
+        return None
+    try:
+        return datetime(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None

@@ -1,0 +1,218 @@
+"""Find, verify and load the shipped models (models/manifest.json and the files it lists).
+
+Every file is checked against the sha256 in the manifest before it is used: a corrupt or
+missing model is refused with a message that says how to get a good one back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from pydantic import BaseModel, ValidationError
+
+MODELS_DIR_ENV = "XINTUD_MODELS_DIR"
+REINSTALL_HINT = (
+    "reinstall xintud (pip install --force-reinstall xintud) or rebuild the models with "
+    "`python training/build.py` from the source tree"
+)
+
+
+class ModelError(Exception):
+    """A model that is missing, corrupt or unusable; the message says what to do."""
+
+
+class InputContract(BaseModel):
+    """How a model wants its input."""
+
+    name: str
+    shape: list[int | str]
+    layout: str
+    dtype: str
+    color: str | None = None
+    mean: float | None = None
+    std: float | None = None
+    resize: str | None = None
+
+
+class ModelFile(BaseModel):
+    """One file listed in the manifest."""
+
+    file: str
+    sha256: str
+    bytes: int
+    role: str
+    input: InputContract | None = None
+    outputs: list[str] = []
+    labels: str | None = None
+    provenance: dict[str, str] = {}
+    accuracy: dict[str, object] = {}
+
+
+class Manifest(BaseModel):
+    """models/manifest.json."""
+
+    version: str
+    files: dict[str, ModelFile]
+
+
+@dataclass(frozen=True)
+class Labels:
+    """ImageNet wnids/labels by class index and COCO names by class id."""
+
+    imagenet_wnids: tuple[str, ...]
+    imagenet_names: tuple[str, ...]
+    coco_names: dict[int, str]
+
+
+@dataclass(frozen=True)
+class HeadWeights:
+    """The category head: standardised features → softmax regression."""
+
+    feature_names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray  # [n_features, n_categories]
+    bias: np.ndarray  # [n_categories]
+    categories: tuple[str, ...]
+
+
+@dataclass
+class Perception:
+    """The networks that look at pixels: backbone and detector, with their label tables."""
+
+    backbone: ort.InferenceSession
+    detector: ort.InferenceSession
+    labels: Labels
+
+
+@dataclass
+class LoadedModels:
+    """Everything the classifier needs, verified against the manifest."""
+
+    version: str
+    perception: Perception
+    head: HeadWeights
+    manifest: Manifest
+
+
+def models_dir() -> Path:
+    """Where the models are: $XINTUD_MODELS_DIR if set, else the installed xintud.models."""
+    override = os.environ.get(MODELS_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(str(resources.files("xintud.models")))
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """Read and validate manifest.json in directory."""
+    path = directory / "manifest.json"
+    try:
+        return Manifest.model_validate_json(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise ModelError(f"model manifest {path} is missing; {REINSTALL_HINT}") from exc
+    except (ValidationError, ValueError) as exc:
+        raise ModelError(f"model manifest {path} is damaged ({exc}); {REINSTALL_HINT}") from exc
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verified_path(directory: Path, entry: ModelFile) -> Path:
+    """The path of a manifest entry, after checking it exists and its sha256 matches."""
+    path = directory / entry.file
+    if not path.is_file():
+        raise ModelError(f"model file {path} is missing; {REINSTALL_HINT}")
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        raise ModelError(
+            f"model file {path} is corrupt (sha256 {actual[:12]}…, manifest says "
+            f"{entry.sha256[:12]}…); {REINSTALL_HINT}"
+        )
+    return path
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    """CPU session options for a background service: few threads, no spinning."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning threads burn CPU between batches; a daemon that idles most of the day must not.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
+def open_session(path: Path, threads: int) -> ort.InferenceSession:
+    """An onnxruntime CPU session for one verified model file."""
+    try:
+        return ort.InferenceSession(
+            str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelError(f"model file {path} cannot be loaded ({exc}); {REINSTALL_HINT}") from exc
+
+
+def load_labels(directory: Path, manifest: Manifest) -> Labels:
+    """The ImageNet and COCO label tables named in the manifest."""
+    return read_labels(verified_path(directory, manifest.files["imagenet_labels"]),
+                       verified_path(directory, manifest.files["coco_labels"]))
+
+
+def read_labels(imagenet_path: Path, coco_path: Path) -> Labels:
+    """Label tables from their JSON files (imagenet: list of {wnid,label}; coco: {id: name})."""
+    imagenet = json.loads(imagenet_path.read_text())
+    coco = json.loads(coco_path.read_text())
+    return Labels(
+        imagenet_wnids=tuple(item["wnid"] for item in imagenet),
+        imagenet_names=tuple(item["label"] for item in imagenet),
+        coco_names={int(key): str(name) for key, name in coco.items()},
+    )
+
+
+def load_head(path: Path) -> HeadWeights:
+    """The category head's weights from its .npz file."""
+    with np.load(path, allow_pickle=False) as data:
+        return HeadWeights(
+            feature_names=tuple(str(name) for name in data["feature_names"]),
+            mean=data["mean"].astype(np.float32),
+            scale=data["scale"].astype(np.float32),
+            weights=data["weights"].astype(np.float32),
+            bias=data["bias"].astype(np.float32),
+            categories=tuple(str(name) for name in data["categories"]),
+        )
+
+
+def load_models(threads: int = 2, directory: Path | None = None) -> LoadedModels:
+    """Verify and load every model in the manifest; raises ModelError with a fix on failure."""
+    directory = directory or models_dir()
+    manifest = read_manifest(directory)
+    for role in ("backbone", "detector", "head", "imagenet_labels", "coco_labels"):
+        if role not in manifest.files:
+            raise ModelError(f"model manifest in {directory} lists no {role}; {REINSTALL_HINT}")
+    files = manifest.files
+    perception = Perception(
+        backbone=open_session(verified_path(directory, files["backbone"]), threads),
+        detector=open_session(verified_path(directory, files["detector"]), threads),
+        labels=load_labels(directory, manifest),
+    )
+    return LoadedModels(
+        version=manifest.version,
+        perception=perception,
+        head=load_head(verified_path(directory, files["head"])),
+        manifest=manifest,
+    )
