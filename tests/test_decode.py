@@ -111,7 +111,7 @@ def test_animated_gif_uses_first_frame(tmp_path: Path) -> None:
     [
         ("empty.jpg", b"", "empty"),
         ("page.jpg", b"<html><body>not a photo</body></html>", "not an image"),
-        ("notes.png", "just some text\n".encode(), "not an image"),
+        ("notes.png", b"just some text\n", "not an image"),
     ],
 )
 def test_bad_files_give_clear_errors(tmp_path: Path, name: str, content: bytes,

@@ -182,3 +182,18 @@ def test_journal_writes_refuse_an_open_transaction(
     with transaction(conn), pytest.raises(RuntimeError, match="commit on its own"):
         journal.begin("move", SHA, SRC, DST)
     assert journal.unfinished() == []
+
+
+def test_an_undo_move_is_not_offered_for_undo(tmp_path: Path) -> None:
+    """Undoing twice must go further back in history, never redo what was just undone."""
+    journal = Journal(open_state_db(tmp_path / "state.db"))
+    filed = journal.begin("move", "a" * 64, Path("/w/a.jpg"), Path("/lib/a.jpg"))
+    journal.mark_done(filed.id)
+    back = journal.begin("move", "a" * 64, Path("/lib/a.jpg"), Path("/w/a.jpg"),
+                         reverses=filed.id)
+    journal.mark_done(back.id)
+    journal.mark_undone(filed.id)
+    assert journal.done_actions() == []
+    with_reversals = journal.done_actions(include_reversals=True)
+    assert [a.id for a in with_reversals] == [back.id]
+    assert with_reversals[0].reverses == filed.id

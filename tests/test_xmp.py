@@ -94,7 +94,7 @@ def test_read_sidecar_returns_keywords_and_mark(photo: Path) -> None:
     assert info.mark.created is True
 
 
-@pytest.mark.parametrize("keyword", ['a<b>&"c\'d', "美食记录", "tab\there", "line\nbreak"])
+@pytest.mark.parametrize("keyword", ["a<b>&\"c'd", "美食记录", "tab\there", "line\nbreak"])
 def test_special_characters_are_escaped_and_read_back(photo: Path, keyword: str) -> None:
     write_sidecar(photo, [keyword], [f"xintud|{keyword}"])
     root = ET.parse(sidecar_path(photo)).getroot()

@@ -388,8 +388,9 @@ def imagenet_labels(timm_wheel: Path | None) -> list[ImagenetLabel]:
 
 def write_labels(labels: Sequence[ImagenetLabel], path: Path) -> None:
     """Write labels as a JSON list of {"wnid", "label"} in class-index order."""
-    text = json.dumps([asdict(label) for label in labels], ensure_ascii=False, indent=0)
-    path.write_text(text + "\n", encoding="utf-8")
+    # One class per line: readable, and a diff shows exactly which class changed.
+    lines = ",\n".join(json.dumps(asdict(label), ensure_ascii=False) for label in labels)
+    path.write_text(f"[\n{lines}\n]\n", encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- photo sets

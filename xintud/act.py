@@ -324,6 +324,9 @@ def explain_os_error(exc: OSError) -> str:
         exc.errno or 0, (exc.strerror or str(exc), "check the path and its drive, then retry")
     )
     where = f" at {exc.filename}" if exc.filename else ""
+    if exc.filename and _is_part_name(os.fspath(exc.filename)):
+        # Our temp file means nothing to the user; the folder it was going into does.
+        where = f" in {Path(os.fspath(exc.filename)).parent}"
     if exc.filename2:
         where += f" → {exc.filename2}"
     return f"{cause}{where}; {fix}"
@@ -542,6 +545,13 @@ class Actor:
     def _recover_transfer(self, action: Action) -> str:
         src, dst, part = action.src, action.dst, part_path(action.dst.parent, action.id)
         label = f"{action.kind} #{action.id} ({src} → {dst})"
+        if not os.path.lexists(src) and not dst.parent.is_dir():
+            # Neither end is reachable (a drive not plugged in yet?): deciding now could record
+            # a finished move as rolled back, so leave the row for a later start.
+            return (
+                f"left {label} unfinished: neither {src} nor the folder {dst.parent} is there "
+                "(a drive not connected?); it is tried again at the next start"
+            )
         if holds_content(dst, action.sha256):
             detail = ""
             if action.kind == "move" and os.path.lexists(src):
@@ -555,11 +565,8 @@ class Actor:
                 detail += f"; removed the temp file {part.name}"
             self._journal.mark_done(action.id)
             return f"finished {label}{detail}"
-        if (
-            not os.path.lexists(src)
-            and holds_content(part, action.sha256)
-            and not (os.path.lexists(dst))
-        ):
+        source_gone = not os.path.lexists(src)
+        if source_gone and not os.path.lexists(dst) and holds_content(part, action.sha256):
             # The source was removed by someone else after the copy was complete: the temp file
             # is the last copy of this photo, so it is put in place rather than deleted.
             rename_no_replace(part, dst)
@@ -641,7 +648,7 @@ class Actor:
         placement = choose_destination(
             here, home.parent, action.sha256, name=home.name, dedupe=False
         )
-        reverse = self._begin("move", action.sha256, here, placement.dst)
+        reverse = self._begin("move", action.sha256, here, placement.dst, reverses=action.id)
         if isinstance(reverse, ActOutcome):
             return reverse
         try:
@@ -683,7 +690,8 @@ class Actor:
         )
 
     def _find_reverse(self, action: Action) -> Action | None:
-        for candidate in self._journal.done_actions(since=action.finished_at):
+        for candidate in self._journal.done_actions(since=action.finished_at,
+                                                    include_reversals=True):
             if (
                 candidate.kind == "move"
                 and candidate.id > action.id
@@ -786,9 +794,11 @@ class Actor:
         status: Status = "dry_run" if self.dry_run else "duplicate"
         return ActOutcome(status, src, placement.dst, None, message)
 
-    def _begin(self, kind: ActionKind, sha256: str, src: Path, dst: Path) -> Action | ActOutcome:
+    def _begin(
+        self, kind: ActionKind, sha256: str, src: Path, dst: Path, reverses: int | None = None
+    ) -> Action | ActOutcome:
         try:
-            return self._journal.begin(kind, sha256, src, dst)
+            return self._journal.begin(kind, sha256, src, dst, reverses=reverses)
         except Exception as exc:  # the journal is the precondition: no row, no touching files
             logger.exception("could not journal %s %s → %s", kind, src, dst)
             return self._failed(
@@ -843,8 +853,15 @@ def _fsync_dirs_after_placement(*directories: Path) -> None:
             logger.warning("could not fsync folder %s: %s", directory, explain_os_error(exc))
 
 
+def _is_part_name(path: str) -> bool:
+    name = os.path.basename(path)
+    return name.startswith(PART_PREFIX) and name.endswith(PART_SUFFIX)
+
+
 def _unlink_quietly(path: Path) -> bool:
     """Remove one of xintud's own files if it is there; True when something was removed."""
+    if not os.path.lexists(path):
+        return False  # checked first: on a read-only filesystem unlink says EROFS, not ENOENT
     try:
         os.unlink(path)
     except FileNotFoundError:

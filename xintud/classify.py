@@ -26,6 +26,7 @@ class Job:
 
     path: Path
     folder_kind: str | None = None
+    data: bytes | None = None  # the file's bytes when the caller has read them already
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Prepared:
 def prepare(job: Job) -> Prepared:
     """Read, hash and decode one file; never raises for a bad file."""
     try:
-        data = read_file_bytes(job.path)
+        data = job.data if job.data is not None else read_file_bytes(job.path)
     except DecodeError as exc:
         return Prepared(job, None, None, str(exc))
     sha256 = hashlib.sha256(data).hexdigest()

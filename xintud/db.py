@@ -81,7 +81,8 @@ _SCHEMA_V1: tuple[str, ...] = (
         started_at  REAL NOT NULL,
         finished_at REAL,
         undone_at   REAL,
-        note        TEXT NOT NULL DEFAULT ''
+        note        TEXT NOT NULL DEFAULT '',
+        reverses    INTEGER REFERENCES actions(id)  -- set on the move that undoes another
     )""",
     "CREATE INDEX IF NOT EXISTS actions_state_id ON actions(state, id)",
     "CREATE INDEX IF NOT EXISTS actions_state_finished ON actions(state, finished_at)",

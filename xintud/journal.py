@@ -43,9 +43,12 @@ class Action:
     finished_at: float | None
     note: str
     undone_at: float | None = None
+    reverses: int | None = None  # the id of the action this one undoes (an undo's own move)
 
 
-_COLUMNS = "id, kind, sha256, src, dst, state, started_at, finished_at, note, undone_at"
+_COLUMNS = (
+    "id, kind, sha256, src, dst, state, started_at, finished_at, note, undone_at, reverses"
+)
 
 
 class Journal:
@@ -59,16 +62,22 @@ class Journal:
         self._conn = conn
         self._clock = clock
 
-    def begin(self, kind: ActionKind, sha256: str, src: Path, dst: Path) -> Action:
-        """Journal an action about to happen; it is committed to disk when this returns."""
+    def begin(
+        self, kind: ActionKind, sha256: str, src: Path, dst: Path, reverses: int | None = None
+    ) -> Action:
+        """Journal an action about to happen; it is committed to disk when this returns.
+
+        `reverses` marks an undo's own move: it names the action being undone, and such moves
+        are not offered for undo themselves (undoing twice goes further back, never redoes).
+        """
         if kind not in ACTION_KINDS:
             raise ValueError(f"unknown action kind {kind!r}; valid: {', '.join(ACTION_KINDS)}")
         started_at = self._clock()
         with transaction(self._conn, durable=True) as conn:
             cursor = conn.execute(
-                "INSERT INTO actions (kind, sha256, src, dst, state, started_at) "
-                "VALUES (?, ?, ?, ?, 'begun', ?)",
-                (kind, sha256, path_to_db(src), path_to_db(dst), started_at),
+                "INSERT INTO actions (kind, sha256, src, dst, state, started_at, reverses) "
+                "VALUES (?, ?, ?, ?, 'begun', ?, ?)",
+                (kind, sha256, path_to_db(src), path_to_db(dst), started_at, reverses),
             )
             action_id = cursor.lastrowid
         assert action_id is not None
@@ -82,6 +91,7 @@ class Journal:
             started_at=started_at,
             finished_at=None,
             note="",
+            reverses=reverses,
         )
 
     def get(self, action_id: int) -> Action | None:
@@ -116,10 +126,14 @@ class Journal:
             ).fetchall()
         return [_action_from_row(row) for row in rows]
 
-    def done_actions(self, limit: int | None = None, since: float | None = None) -> list[Action]:
+    def done_actions(
+        self, limit: int | None = None, since: float | None = None, include_reversals: bool = False
+    ) -> list[Action]:
         """Done (hence undoable) actions, newest first; those finished at or after `since`,
-        at most `limit` of them."""
+        at most `limit` of them. An undo's own moves are left out unless include_reversals."""
         sql = f"SELECT {_COLUMNS} FROM actions WHERE state = 'done'"
+        if not include_reversals:
+            sql += " AND reverses IS NULL"
         params: list[object] = []
         if since is not None:
             sql += " AND finished_at >= ?"
@@ -169,7 +183,7 @@ class Journal:
 
 
 def _action_from_row(row: tuple) -> Action:
-    action_id, kind, sha256, src, dst, state, started_at, finished_at, note, undone_at = row
+    action_id, kind, sha256, src, dst, state, started_at, finished_at, note, undone_at, rev = row
     return Action(
         id=int(action_id),
         kind=kind,
@@ -181,4 +195,5 @@ def _action_from_row(row: tuple) -> Action:
         finished_at=None if finished_at is None else float(finished_at),
         note=str(note),
         undone_at=None if undone_at is None else float(undone_at),
+        reverses=None if rev is None else int(rev),
     )

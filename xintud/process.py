@@ -1,0 +1,223 @@
+"""One batch of queued files through the pipeline: hash → known? → classify → place → act → record.
+
+This is where the stages meet for the daemon: it owns no thread and no timer, so it can be
+driven (and tested) one batch at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from xintud.act import Actor, ActOutcome
+from xintud.classify import Classifier, Job
+from xintud.config import Config, render_layout
+from xintud.decode import DecodeError, read_file_bytes
+from xintud.queue import FileQueue, QueueItem
+from xintud.record import FileRecord, FileState, Records
+from xintud.result import Analysis, AnalysisFailure
+
+logger = logging.getLogger(__name__)
+
+# A failed move (disk full, destination read-only) is retried with growing pauses, then given up.
+MAX_ACT_ATTEMPTS = 6
+RETRY_BASE_SECONDS = 30.0
+RETRY_MAX_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What to do with one analysed photo."""
+
+    action: str  # "move" | "copy" | "tag" | "leave"
+    category: str
+    dst_dir: Path | None
+    note: str = ""
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds to wait before the next try after `attempts` failures."""
+    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts))
+
+
+def photo_time(analysis: Analysis, path: Path) -> datetime:
+    """When the photo was taken (EXIF), else the file's modification time."""
+    taken = analysis.evidence.metadata.taken_at
+    if taken:
+        try:
+            return datetime.fromisoformat(taken)
+        except ValueError:
+            pass
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime)
+    except OSError:
+        return datetime.now()
+
+
+def place(config: Config, analysis: Analysis, path: Path) -> Placement:
+    """Apply the confidence threshold and the layout to one analysis."""
+    library = config.library
+    category = analysis.category
+    if analysis.confidence < library.min_confidence:
+        note = (f"{category} {analysis.confidence:.2f} is below min_confidence "
+                f"{library.min_confidence:.2f}")
+        if library.below_threshold == "leave":
+            return Placement("leave", category, None, note)
+        category = "other"
+    if library.action == "tag":
+        return Placement("tag", category, None)
+    relative = render_layout(config, category, photo_time(analysis, path))
+    return Placement(library.action, category, library.root / relative)
+
+
+def describe(outcome: ActOutcome, root: Path) -> str:
+    """Where a photo went, relative to the library root when it is inside it."""
+    if outcome.dst is None:
+        return ""
+    try:
+        return str(outcome.dst.relative_to(root))
+    except ValueError:
+        return str(outcome.dst)
+
+
+class BatchProcessor:
+    """Runs claimed queue items through classify → act → record."""
+
+    def __init__(self, queue: FileQueue, records: Records, actor: Actor,
+                 classifier: Callable[[], Classifier], config: Config) -> None:
+        self.queue = queue
+        self.records = records
+        self.actor = actor
+        self.classifier = classifier  # loads the models on first use (they may be unloaded)
+        self.config = config
+
+    def process(self, items: Sequence[QueueItem]) -> None:
+        """Finish every item: filed, skipped, failed, or scheduled for a retry."""
+        jobs: list[tuple[QueueItem, Job]] = []
+        for item in items:
+            job = self._job_if_new(item)
+            if job is None:
+                self.queue.complete(item.id)
+            else:
+                jobs.append((item, job))
+        if not jobs:
+            return
+        results = self.classifier().classify_batch([job for _, job in jobs])
+        for (item, _), result in zip(jobs, results, strict=True):
+            self._finish(item, result)
+
+    def _job_if_new(self, item: QueueItem) -> Job | None:
+        """Read and hash the file; None when there is nothing to do for it."""
+        path = item.path
+        if path.is_symlink() or not path.exists():
+            logger.debug("%s is gone or a symlink; nothing to do", path)
+            return None
+        try:
+            data = read_file_bytes(path)
+        except DecodeError as exc:
+            self._fail(None, path, str(exc))
+            return None
+        sha256 = hashlib.sha256(data).hexdigest()
+        known = self.records.get(sha256)
+        if known is not None and known.state is not FileState.QUEUED:
+            self._recognise(known, path)
+            return None
+        return Job(path, item.kind, data)
+
+    def _recognise(self, known: FileRecord, path: Path) -> None:
+        """A photo we have seen before, at this or another path: never filed twice."""
+        if known.path == path:
+            return
+        if known.state is FileState.UNDONE or (known.path.exists() and known.path != path):
+            logger.info("skipped %s: same photo as %s (%s)", path.name, known.path,
+                        known.state.value)
+            return
+        # The user renamed or moved it: follow it, do not re-file it.
+        self.records.upsert(replace(known, path=path))
+        logger.info("recognised %s (moved or renamed; already %s)", path, known.state.value)
+
+    def _finish(self, item: QueueItem, result: Analysis | AnalysisFailure) -> None:
+        path = item.path
+        if isinstance(result, AnalysisFailure):
+            self._fail(result.sha256, path, result.error)
+            self.queue.complete(item.id)
+            return
+        placement = place(self.config, result, path)
+        outcome = self._act(placement, result, path)
+        if outcome is not None and outcome.status == "failed":
+            self._retry_or_give_up(item, result, outcome.message)
+            return
+        self._record(result, path, placement, outcome)
+        self.queue.complete(item.id)
+
+    def _act(self, placement: Placement, analysis: Analysis, path: Path) -> ActOutcome | None:
+        if placement.action == "leave":
+            return None
+        if placement.action == "tag":
+            return self.actor.tag(path, placement.category, analysis.sha256)
+        assert placement.dst_dir is not None
+        if placement.action == "copy":
+            return self.actor.copy(path, placement.dst_dir, analysis.sha256)
+        return self.actor.move(path, placement.dst_dir, analysis.sha256)
+
+    def _record(self, analysis: Analysis, path: Path, placement: Placement,
+                outcome: ActOutcome | None) -> None:
+        root = self.config.library.root
+        score = f"{placement.category} {analysis.confidence:.2f}"
+        result_json = analysis.model_dump_json(exclude={"embedding"})
+        if outcome is None:
+            logger.info("left %s in place: %s", path.name, placement.note)
+            state, where, action = FileState.SKIPPED, path, f"left in place ({placement.note})"
+        elif outcome.status == "dry_run":
+            logger.info("dry run: would %s %s -> %s (%s)", placement.action, path.name,
+                        describe(outcome, root) or placement.category, score)
+            return  # nothing happened, so nothing is remembered: turning dry run off files it
+        elif outcome.status == "duplicate":
+            logger.info("skipped %s: identical copy already at %s", path.name,
+                        describe(outcome, root))
+            state, where, action = FileState.SKIPPED, path, f"duplicate of {outcome.dst}"
+        elif outcome.status == "tagged":
+            logger.info("tagged %s as %s (%s)", path.name, placement.category, score)
+            state, where, action = FileState.DONE, path, f"tagged {placement.category}"
+        else:
+            verb = "filed" if outcome.status == "moved" else "copied"
+            where = outcome.dst if outcome.status == "moved" and outcome.dst else path
+            dest = describe(outcome, root)
+            logger.info("%s %s -> %s (%s)", verb, path.name, str(Path(dest).parent), score)
+            state, action = FileState.DONE, f"{verb} {path.name} -> {dest} ({score})"
+        self.records.upsert(FileRecord(
+            sha256=analysis.sha256, path=where, original_path=path, state=state,
+            category=placement.category, confidence=analysis.confidence, action=action,
+            reason=placement.note, result_json=result_json,
+        ))
+
+    def _retry_or_give_up(self, item: QueueItem, analysis: Analysis, message: str) -> None:
+        if item.attempts + 1 >= MAX_ACT_ATTEMPTS:
+            self._fail(analysis.sha256, item.path, f"gave up after {item.attempts + 1} tries: "
+                                                   f"{message}")
+            self.queue.complete(item.id)
+            return
+        delay = retry_delay(item.attempts)
+        logger.warning("could not file %s: %s — will try again in %.0f s", item.path.name,
+                       message, delay)
+        self.queue.retry_later(item.id, delay, message)
+
+    def _fail(self, sha256: str | None, path: Path, reason: str) -> None:
+        logger.warning("failed %s: %s", path.name, reason)
+        try:
+            self.records.mark_failed(sha256, path, reason)
+        except ValueError as exc:  # an UNDONE photo: the user's choice stands
+            logger.debug("not recording failure for %s: %s", path, exc)
+
+
+def is_settled_on_disk(path: Path, settle_seconds: float, now: float) -> bool:
+    """True when the file's mtime is older than the settle time (found by a reconcile scan)."""
+    try:
+        return now - os.stat(path).st_mtime >= settle_seconds
+    except OSError:
+        return False
