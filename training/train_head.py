@@ -33,11 +33,18 @@ sys.path.insert(0, str(REPO))
 from xintud.analyze import FileContext, analyze_batch  # noqa: E402
 from xintud.categories import CATEGORY_IDS  # noqa: E402
 from xintud.classify import Job, prepare  # noqa: E402
-from xintud.features import FEATURE_NAMES, feature_vector  # noqa: E402
+from xintud.features import FEATURE_NAMES, SIGNAL_NAMES, feature_vector  # noqa: E402
 from xintud.learn import predict, save_head, train_head  # noqa: E402
-from xintud.modelstore import Perception, open_session, read_labels, sha256_of  # noqa: E402
+from xintud.modelstore import (  # noqa: E402
+    HeadWeights,
+    Perception,
+    open_session,
+    read_labels,
+    sha256_of,
+)
 
-L2_GRID = (0.003, 0.01, 0.03, 0.1)
+# (L2 strength, signal gain) pairs the inner folds choose from; see learn.train_head.
+GRID = tuple((l2, gain) for l2 in (0.01, 0.03, 0.1) for gain in (3.0, 5.0))
 STEPS = 400
 OUTER_FOLDS = 5
 INNER_FOLDS = 4
@@ -128,36 +135,43 @@ def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean([np.mean(predicted[labels == c] == c) for c in np.unique(labels)]))
 
 
-def choose_l2(features: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> float:
-    """The L2 strength with the best inner-CV macro accuracy."""
+def fit(features: np.ndarray, labels: np.ndarray, setting: tuple[float, float]) -> HeadWeights:
+    """A head with one (l2, signal gain) setting."""
+    l2, gain = setting
+    return train_head(features, labels, CATEGORY_IDS, FEATURE_NAMES, l2, STEPS,
+                      signal_gain=gain, n_signals=len(SIGNAL_NAMES))
+
+
+def choose_setting(features: np.ndarray, labels: np.ndarray, groups: np.ndarray
+                   ) -> tuple[float, float]:
+    """The (l2, gain) with the best inner-CV macro accuracy."""
     folds = grouped_stratified_folds(labels, groups, INNER_FOLDS, seed=1)
-    best, best_score = L2_GRID[0], -1.0
-    for l2 in L2_GRID:
+    best, best_score = GRID[0], -1.0
+    for setting in GRID:
         predicted = np.empty_like(labels)
         for fold in range(INNER_FOLDS):
             test = folds == fold
-            head = train_head(features[~test], labels[~test], CATEGORY_IDS, FEATURE_NAMES, l2,
-                              STEPS)
+            head = fit(features[~test], labels[~test], setting)
             predicted[test] = predict(head, features[test]).argmax(axis=1)
         score = accuracy(labels, predicted)
         if score > best_score:
-            best, best_score = l2, score
+            best, best_score = setting, score
     return best
 
 
-def nested_cross_validation(data: Dataset, groups: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    """Out-of-fold predictions for every photo, and the L2 each outer fold chose."""
+def nested_cross_validation(data: Dataset, groups: np.ndarray
+                            ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Out-of-fold predictions for every photo, and the setting each outer fold chose."""
     folds = grouped_stratified_folds(data.labels, groups, OUTER_FOLDS, seed=0)
     predicted = np.empty_like(data.labels)
     chosen = []
     for fold in range(OUTER_FOLDS):
         test = folds == fold
-        l2 = choose_l2(data.features[~test], data.labels[~test], groups[~test])
-        head = train_head(data.features[~test], data.labels[~test], CATEGORY_IDS, FEATURE_NAMES,
-                          l2, STEPS)
+        setting = choose_setting(data.features[~test], data.labels[~test], groups[~test])
+        head = fit(data.features[~test], data.labels[~test], setting)
         predicted[test] = predict(head, data.features[test]).argmax(axis=1)
-        chosen.append(l2)
-        print(f"  outer fold {fold + 1}/{OUTER_FOLDS}: l2={l2} "
+        chosen.append(setting)
+        print(f"  outer fold {fold + 1}/{OUTER_FOLDS}: l2={setting[0]} gain={setting[1]} "
               f"acc={np.mean(predicted[test] == data.labels[test]):.3f}")
     return predicted, chosen
 
@@ -211,7 +225,7 @@ def main() -> int:
     parser.add_argument("--photos", default=str(REPO.parent / "shared" / "photos"))
     parser.add_argument("--models", default=str(REPO / "models"))
     parser.add_argument("--backbone", default="backbone-int8.onnx")
-    parser.add_argument("--detector", default="detector.onnx")
+    parser.add_argument("--detector", default="detector-int8.onnx")
     parser.add_argument("--out", default=str(REPO / "models" / "head.npz"))
     parser.add_argument("--report", default=str(REPO / "training" / "reports" / "head.json"))
     parser.add_argument("--threads", type=int, default=2)
@@ -227,15 +241,17 @@ def main() -> int:
     print(f"{len(data.files)} photos in {groups.max() + 1} near-duplicate groups")
     predicted, chosen = nested_cross_validation(data, groups)
     result = report(data, predicted)
-    final_l2 = float(np.median(chosen))
-    head = train_head(data.features, data.labels, CATEGORY_IDS, FEATURE_NAMES, final_l2, STEPS)
+    # The final head takes the setting the outer folds chose most often (ties: the first).
+    final = max(set(chosen), key=lambda s: (chosen.count(s), -chosen.index(s)))
+    head = fit(data.features, data.labels, final)
     save_head(head, args.out)
     result.update({
         "protocol": f"nested grouped stratified CV: {OUTER_FOLDS} outer folds, {INNER_FOLDS} "
-                    f"inner folds choosing l2 from {list(L2_GRID)}; near-duplicates grouped",
+                    f"inner folds choosing (l2, signal gain) from {list(GRID)}; "
+                    "near-duplicates grouped",
         "groups": int(groups.max() + 1),
-        "outer_l2": chosen,
-        "final_l2": final_l2,
+        "outer_settings": chosen,
+        "final_setting": final,
         "backbone": args.backbone,
         "detector": args.detector,
         "seconds": round(time.time() - started, 1),

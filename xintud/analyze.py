@@ -69,6 +69,12 @@ def backbone_input(image: Image.Image) -> np.ndarray:
     return np.asarray(crop, dtype=np.uint8)
 
 
+def full_view_input(image: Image.Image) -> np.ndarray:
+    """The whole picture squashed to 224x224: people and things at the edges stay in view."""
+    resized = image.resize((BACKBONE_SIZE, BACKBONE_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.uint8)
+
+
 def detector_input(image: Image.Image) -> np.ndarray:
     """The whole picture squashed to 300x300, uint8 HWC RGB."""
     resized = image.resize((DETECTOR_SIZE, DETECTOR_SIZE), Image.Resampling.BILINEAR)
@@ -196,11 +202,20 @@ def metadata_cues(decoded: DecodedImage, context: FileContext, uniformity: float
 def analyze_batch(
     perception: Perception, decoded: Sequence[DecodedImage], contexts: Sequence[FileContext]
 ) -> list[Facts]:
-    """Facts for a batch of decoded pictures: one backbone run, one detector run each."""
+    """Facts for a batch of decoded pictures: one backbone run, one detector run each.
+
+    The backbone sees two views of each picture — the ImageNet-style centre crop (whose
+    probabilities are the evidence) and the whole picture squashed — and the embedding is
+    their mean: the crop has the detail, the full view what lies at the edges.
+    """
     if not decoded:
         return []
-    batch = np.stack([backbone_input(item.image) for item in decoded])
-    embeddings, probs = run_backbone(perception, batch)
+    crops = [backbone_input(item.image) for item in decoded]
+    fulls = [full_view_input(item.image) for item in decoded]
+    both_embeddings, both_probs = run_backbone(perception, np.stack(crops + fulls))
+    count = len(decoded)
+    embeddings = (both_embeddings[:count] + both_embeddings[count:]) / 2
+    probs = both_probs[:count]
     facts = []
     for i, (item, context) in enumerate(zip(decoded, contexts, strict=True)):
         luma = grey(item.image)

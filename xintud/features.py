@@ -35,6 +35,7 @@ COCO_TABLEWARE = frozenset({"bottle", "wine glass", "cup", "fork", "knife", "spo
 SIGNAL_NAMES: tuple[str, ...] = (
     "person_count", "person_one", "person_many", "person_largest_area", "person_area_sum",
     "person_largest_height", "person_top_score", "person_second_score",
+    "person_count_loose", "person_count_sure", "person_count_large", "person_second_area_ratio",
     "pet_score", "animal_score", "food_score", "tableware_score",
     *(f"imagenet_{group}" for group in IMAGENET_GROUPS),
     "png", "camera_exif", "log_aspect", "screen_size", "border_uniformity",
@@ -55,21 +56,29 @@ def _best_score(detections: list[Detection], labels: frozenset[str]) -> float:
 
 
 def person_signals(detections: list[Detection]) -> list[float]:
-    """How many people, how large and how sure: single vs social vs ID photo."""
+    """How many people, how large and how sure: single vs social vs ID photo.
+
+    A portrait has one dominant person (maybe bystanders); a group has several of similar size.
+    """
     people = sorted((d for d in detections if d.label == "person"), key=lambda d: -d.score)
     confident = [d for d in people if d.score >= PERSON_MIN_SCORE]
-    areas = [_area(d.box) for d in confident]
+    areas = sorted((_area(d.box) for d in confident), reverse=True)
     heights = [d.box[3] - d.box[1] for d in confident]
     scores = [d.score for d in people] + [0.0, 0.0]
+    largest = areas[0] if areas else 0.0
     return [
         float(min(len(confident), 6)),
         float(len(confident) == 1),
         float(len(confident) >= 2),
-        max(areas, default=0.0),
+        largest,
         min(sum(areas), 3.0),
         max(heights, default=0.0),
         scores[0],
         scores[1],
+        float(min(len(people), 8)),
+        float(min(sum(d.score >= 0.7 for d in people), 6)),
+        float(min(sum(h >= 0.3 for h in heights), 6)),
+        areas[1] / largest if len(areas) > 1 and largest > 0 else 0.0,
     ]
 
 

@@ -43,11 +43,12 @@ def fit_softmax_regression(
     Full-batch Adam: deterministic for a given seed, and plenty fast at this size.
     """
     rng = np.random.default_rng(seed)
+    features = features.astype(np.float32)
     n, f = features.shape
-    weights = rng.normal(0, 0.01, size=(f, n_classes))
-    bias = np.zeros(n_classes)
-    sample_weight = class_weights(labels, n_classes)[:, None] / n
-    onehot = np.eye(n_classes)[labels]
+    weights = rng.normal(0, 0.01, size=(f, n_classes)).astype(np.float32)
+    bias = np.zeros(n_classes, dtype=np.float32)
+    sample_weight = (class_weights(labels, n_classes)[:, None] / n).astype(np.float32)
+    onehot = np.eye(n_classes, dtype=np.float32)[labels]
     params = [weights, bias]
     moment1 = [np.zeros_like(p) for p in params]
     moment2 = [np.zeros_like(p) for p in params]
@@ -71,9 +72,18 @@ def train_head(
     feature_names: Sequence[str],
     l2: float,
     steps: int = 600,
+    signal_gain: float = 1.0,
+    n_signals: int = 0,
 ) -> HeadWeights:
-    """Standardise, fit, and package the head."""
+    """Standardise, fit, and package the head.
+
+    The last `n_signals` features (the explicit signals) are scaled up by `signal_gain` after
+    standardising: a few named signals then pay less L2 penalty than the 1280 embedding
+    dimensions, which would otherwise drown them. The gain is folded into the stored scale.
+    """
     mean, scale = standardiser(features)
+    if n_signals:
+        scale[-n_signals:] /= signal_gain
     weights, bias = fit_softmax_regression(
         (features - mean) / scale, labels, len(categories), l2=l2, steps=steps
     )

