@@ -89,8 +89,9 @@ def test_export_matches_pytorch(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["backbone.onnx", "backbone-int8.onnx"])
 def test_shipped_backbone_output_shapes(name: str) -> None:
     path = MODELS / name
-    if not path.is_file():
-        pytest.skip(f"{path} not built (run python training/export_backbone.py --out models/)")
+    if not path.is_file() and name == "backbone.onnx":
+        pytest.skip(f"{path} is the fp32 intermediate of training/, not shipped; "
+                    "run python training/export_backbone.py --out models/ to check it")
 
     embedding, logits = run(path, drawn_batch(1))
 
@@ -115,9 +116,7 @@ def test_shipped_labels_are_imagenet_order() -> None:
 
 
 def test_shipped_backbone_recognises_imagenet_photos() -> None:
-    model, labels_path = MODELS / "backbone.onnx", MODELS / "imagenet_labels.json"
-    if not (model.is_file() and labels_path.is_file()):
-        pytest.skip("models/backbone.onnx or imagenet_labels.json not built")
+    model, labels_path = MODELS / "backbone-int8.onnx", MODELS / "imagenet_labels.json"
     if not (PHOTOS / "manifest.csv").is_file():
         pytest.skip(f"{PHOTOS} absent: no labelled photos to check against")
     index = {e["wnid"]: i for i, e in enumerate(json.loads(labels_path.read_text()))}
