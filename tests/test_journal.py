@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clocks import TickingClock
 from xintud.db import open_state_db, transaction
 from xintud.journal import Journal
 
@@ -15,32 +16,12 @@ SRC = Path("/camera/IMG_0001.jpg")
 DST = Path("/lib/Food/2026/11/IMG_0001.jpg")
 
 
-class FakeClock:
-    """A wall clock that ticks one second per reading."""
 
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state.db"
-
-
-@pytest.fixture
-def conn(db_path: Path):
-    connection = open_state_db(db_path)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture
 def journal(conn: sqlite3.Connection) -> Journal:
-    return Journal(conn, clock=FakeClock())
+    return Journal(conn, clock=TickingClock())
 
 
 def test_begin_is_visible_to_another_connection_at_once(journal: Journal, db_path: Path) -> None:

@@ -22,16 +22,6 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "state.db"
-
-
-@pytest.fixture
-def conn(db_path: Path):
-    connection = open_state_db(db_path)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

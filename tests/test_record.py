@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clocks import TickingClock
 from xintud.categories import CATEGORY_IDS
 from xintud.db import open_state_db
 from xintud.record import FileRecord, FileState, Records
@@ -18,32 +19,9 @@ SHA_B = "b" * 64
 SHA_C = "c" * 64
 
 
-class FakeClock:
-    """A wall clock that ticks one second per reading, so "newest" is unambiguous."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state.db"
-
-
-@pytest.fixture
-def conn(db_path: Path):
-    connection = open_state_db(db_path)
-    yield connection
-    connection.close()
-
-
 @pytest.fixture
 def records(conn: sqlite3.Connection) -> Records:
-    return Records(conn, clock=FakeClock())
+    return Records(conn, clock=TickingClock())
 
 
 def _done(sha: str, path: str, category: str = "food") -> FileRecord:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from xintud.durable import fsync_dir
 from xintud.hashing import CHUNK_BYTES, sha256_file
 from xintud.journal import Action, ActionKind, Journal
 from xintud.xmp import (
@@ -197,19 +198,6 @@ def _noreplace_rename_call() -> Callable[[bytes, bytes], int] | None:
         renamex_np.restype = ctypes.c_int
         return lambda a, b: renamex_np(a, b, _RENAME_EXCL)
     return None
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a directory's entries (a rename, a new name, an unlink) durable."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        # Some filesystems (network, FUSE) cannot fsync a directory; nothing more can be done.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
-    finally:
-        os.close(fd)
 
 
 def ensure_directory(directory: Path) -> None:

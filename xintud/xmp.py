@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Literal
 
 from xintud import __version__
+from xintud.durable import fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def remove_xintud_keywords(
             if not _same_file_state(sidecar, before):
                 continue
             os.unlink(sidecar)
-            _fsync_dir(sidecar.parent)
+            fsync_dir(sidecar.parent)
             return "deleted"
         if _store(packet, sidecar, temp, before):
             return "rewritten"
@@ -631,7 +632,7 @@ def _store(packet: _Packet, sidecar: Path, temp: Path, before: os.stat_result | 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
     if placed:
-        _fsync_dir(sidecar.parent)
+        fsync_dir(sidecar.parent)
     return placed
 
 
@@ -686,18 +687,6 @@ def _same_file_state(path: Path, before: os.stat_result) -> bool:
         before.st_size,
         before.st_mtime_ns,
     )
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        # Some filesystems (network, FUSE) cannot fsync a directory; the rename still happened.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
-    finally:
-        os.close(fd)
 
 
 def _busy_error(sidecar: Path) -> XmpError:

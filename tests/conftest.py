@@ -1,0 +1,24 @@
+"""Fixtures shared by the state-database tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from xintud.db import StateConnection, open_state_db
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where a test's state database lives (its folder does not exist yet)."""
+    return tmp_path / "state" / "state.db"
+
+
+@pytest.fixture
+def conn(db_path: Path) -> Iterator[StateConnection]:
+    """An open state database, closed after the test."""
+    connection = open_state_db(db_path)
+    yield connection
+    connection.close()
