@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,3 +23,13 @@ def conn(db_path: Path) -> Iterator[StateConnection]:
     connection = open_state_db(db_path)
     yield connection
     connection.close()
+
+
+@pytest.fixture(autouse=True)
+def remove_daemon_runtime_dirs() -> Iterator[None]:
+    """Daemon tests keep their socket dir in a short /tmp path (AF_UNIX length limit); remove
+    the ones a test made once it is over."""
+    before = set(Path("/tmp").glob("xrt*"))
+    yield
+    for leftover in set(Path("/tmp").glob("xrt*")) - before:
+        shutil.rmtree(leftover, ignore_errors=True)

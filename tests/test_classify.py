@@ -15,7 +15,13 @@ from PIL import Image
 from tests.imagegen import camera_exif, png_bomb_bytes, scene, write_jpeg
 from xintud.categories import CATEGORY_IDS
 from xintud.classify import Classifier, Job
-from xintud.modelstore import MODELS_DIR_ENV, ModelError, load_models, models_dir
+from xintud.modelstore import (
+    MODELS_DIR_ENV,
+    ModelError,
+    load_models,
+    models_dir,
+    release_model_memory,
+)
 from xintud.result import Analysis, AnalysisFailure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,6 +128,40 @@ def test_classifier_returns_one_result_per_job_in_order(models, tmp_path: Path) 
         results = list(classifier.classify(jobs))
     assert [r.path for r in results] == [str(j.path) for j in jobs]
     assert [isinstance(r, AnalysisFailure) for r in results] == [i % 7 == 3 for i in range(19)]
+
+
+def test_detector_is_skipped_on_screen_captures_and_the_evidence_says_so(
+    models, tmp_path: Path
+) -> None:
+    capture = tmp_path / "IMG_0001.png"  # not named like a screenshot: the PNG at size says it
+    scene((1080, 2340), seed=4).save(capture)
+    photo = write_jpeg(tmp_path / "IMG_0002.jpg", size=(1080, 2340), seed=4, exif=camera_exif())
+    with Classifier(models) as classifier:
+        skipped, looked = classifier.classify_batch([Job(capture), Job(photo)])
+    assert isinstance(skipped, Analysis) and isinstance(looked, Analysis)
+    assert skipped.evidence.detections == []
+    assert any(rule.startswith("detector skipped:") for rule in skipped.evidence.rules)
+    assert not any(rule.startswith("detector skipped:") for rule in looked.evidence.rules)
+
+
+def test_pictures_side_by_side_give_the_same_results_as_one_at_a_time(
+    models, tmp_path: Path
+) -> None:
+    jobs = [Job(write_jpeg(tmp_path / f"p{i}.jpg", size=(800, 600), seed=i)) for i in range(6)]
+    with Classifier(models, decode_threads=1) as one, Classifier(models, decode_threads=3) as three:
+        alone = one.classify_batch(jobs)
+        together = three.classify_batch(jobs)
+    assert [r.model_dump() for r in alone] == [r.model_dump() for r in together]
+
+
+def test_models_load_again_after_their_memory_is_released(tmp_path: Path) -> None:
+    path = write_jpeg(tmp_path / "p.jpg", size=(1600, 1200), seed=2)
+    with Classifier(load_models(threads=1)) as classifier:
+        (before,) = classifier.classify_batch([Job(path)])
+    release_model_memory()  # drops the runtime's code pages too: it must still run after
+    with Classifier(load_models(threads=1)) as classifier:
+        (after,) = classifier.classify_batch([Job(path)])
+    assert isinstance(before, Analysis) and before.model_dump() == after.model_dump()
 
 
 def copy_models(target: Path) -> Path:

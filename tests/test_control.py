@@ -145,6 +145,7 @@ def test_parse_request_fills_defaults_per_command() -> None:
         ('{"args": {}}', "cmd: Field required"),
         ("[1, 2]", "valid dictionary"),
         ("{nope", "malformed JSON"),
+        ("[" * 30000 + "]" * 30000, "nested too deeply"),  # RecursionError inside json
     ],
 )
 def test_parse_request_refuses_bad_requests(line: str, expected: str) -> None:

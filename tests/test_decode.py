@@ -9,16 +9,38 @@ import pytest
 from PIL import Image
 
 from tests.imagegen import camera_exif, png_bomb_bytes, scene, write_jpeg
-from xintud.decode import WORKING_SIZE, DecodeError, decode_bytes, decode_image
+from xintud.decode import DRAFT_FLOOR, WORKING_SIZE, DecodeError, decode_bytes, decode_image
 
 
 def test_big_jpeg_is_decoded_near_working_size(tmp_path: Path) -> None:
     path = write_jpeg(tmp_path / "big.jpg", size=(4032, 3024))
     decoded = decode_image(path)
-    assert min(decoded.image.size) == WORKING_SIZE
+    assert decoded.image.size == (504, 378), "a 12 MP JPEG decodes at 1/8 scale, no resize"
+    assert DRAFT_FLOOR <= min(decoded.image.size) <= WORKING_SIZE
     assert decoded.image.mode == "RGB"
     assert (decoded.meta.width, decoded.meta.height) == (4032, 3024)
     assert decoded.meta.format == "JPEG"
+
+
+def test_big_png_is_resized_to_working_size(tmp_path: Path) -> None:
+    path = tmp_path / "Screenshot.png"
+    scene((1080, 2340)).save(path)
+    decoded = decode_image(path)
+    assert decoded.image.size == (WORKING_SIZE, 971)
+    assert (decoded.meta.width, decoded.meta.height) == (1080, 2340)
+
+
+def test_big_sideways_jpeg_is_reduced_then_turned_upright(tmp_path: Path) -> None:
+    # Stored landscape with orientation 6 (a portrait photo): displayed 3024 wide, 4032 high.
+    stored = Image.new("RGB", (4032, 3024), (0, 0, 255))
+    stored.paste((255, 0, 0), (0, 0, 2016, 1512))  # top-left quarter when stored
+    path = tmp_path / "portrait.jpg"
+    stored.save(path, "JPEG", quality=90, exif=camera_exif(orientation=6).tobytes())
+    decoded = decode_image(path)
+    assert decoded.image.size == (378, 504)
+    assert (decoded.meta.width, decoded.meta.height) == (3024, 4032)
+    red, _, blue = decoded.image.getpixel((378 - 20, 20))  # rotated 90° clockwise: top-right
+    assert red > 200 and blue < 60
 
 
 def test_small_image_is_kept_as_is(tmp_path: Path) -> None:

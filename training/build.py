@@ -9,8 +9,10 @@ Steps, each a script of its own that can also run alone:
    against PyTorch, ImageNet-scored; imagenet_labels.json.
 2. export_detector.py — SSD-MobileNetV2-COCO frozen graph → detector.onnx (+ int8) with tf2onnx,
    verified against TensorFlow; coco_labels.json.
-3. train_head.py — features over ../shared/photos, nested grouped CV, head.npz.
-4. make_manifest.py — manifest.json (sha256, contracts, provenance, accuracy) and MODEL_CARD.md.
+3. slim_graphs.py — the int8 graphs rewritten to compute the same outputs faster (uint8 padding
+   in the backbone, one multi-class NMS in the detector), checked output for output.
+4. train_head.py — features over ../shared/photos, nested grouped CV, head.npz.
+5. make_manifest.py — manifest.json (sha256, contracts, provenance, accuracy) and MODEL_CARD.md.
 
 The models are deterministic for fixed inputs and versions, so an unchanged rebuild leaves the
 files byte-identical and git shows no change.
@@ -35,7 +37,7 @@ def run(script: str, *args: str) -> None:
 
 
 def main() -> int:
-    """Run the four steps in order."""
+    """Run the steps in order."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", default=str(REPO.parent / "shared" / "photos"))
     parser.add_argument("--skip-detector", action="store_true",
@@ -45,6 +47,7 @@ def main() -> int:
     run("export_backbone.py", "--out", models, "--photos", args.photos)
     if not args.skip_detector:
         run("export_detector.py", "--out", models, "--photos", args.photos)
+    run("slim_graphs.py", "--models", models, "--photos", args.photos)
     run("train_head.py", "--photos", args.photos, "--models", models)
     run("make_manifest.py", "--models", models)
     return 0

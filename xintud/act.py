@@ -54,6 +54,7 @@ Status = Literal["moved", "copied", "tagged", "duplicate", "dry_run", "failed", 
 
 PART_PREFIX = ".xintud-"
 PART_SUFFIX = ".part"
+NAME_MAX_BYTES = 255  # NAME_MAX of ext4, btrfs, xfs, APFS (in UTF-8 bytes)
 MAX_NAME_SUFFIX = 9999  # "IMG_1 (9999).jpg"; more collisions than that means something is wrong
 
 _AT_FDCWD = -100
@@ -273,11 +274,19 @@ def is_same_file(a: Path, b: Path) -> bool:
 
 
 def numbered_name(name: str, n: int) -> str:
-    """``IMG_1.jpg`` with n=2 → ``IMG_1 (2).jpg``; n=0 gives the name itself."""
+    """``IMG_1.jpg`` with n=2 → ``IMG_1 (2).jpg``; n=0 gives the name itself.
+
+    The stem is shortened (by whole characters) when the numbered name would pass the
+    filesystem's 255-byte limit, so a photo with a maximal name can still be filed beside one.
+    """
     if n == 0:
         return name
     path = Path(name)
-    return f"{path.stem} ({n}){path.suffix}"
+    ending = f" ({n}){path.suffix}"
+    stem = path.stem
+    while stem and len(os.fsencode(stem + ending)) > NAME_MAX_BYTES:
+        stem = stem[:-1]
+    return f"{stem}{ending}"
 
 
 def choose_destination(
@@ -345,7 +354,7 @@ class Actor:
         self._journal = journal
         self.dry_run = dry_run
         self._force_cross_device = force_cross_device
-        self._library_root = library_root
+        self.library_root = library_root
 
     # --- filing ----------------------------------------------------------------------------
 
@@ -746,7 +755,7 @@ class Actor:
     # --- shared steps ----------------------------------------------------------------------
 
     def _check_library_root(self, src: Path, dst_dir: Path) -> None:
-        root = self._library_root
+        root = self.library_root
         if root is None:
             return
         if not root.is_dir():

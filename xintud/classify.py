@@ -1,19 +1,24 @@
 """The classification engine: files in, one Analysis (or AnalysisFailure) per file out.
 
-Strings the stages together — read + hash, decode (in a thread pool, overlapping inference:
-Pillow releases the GIL while it decodes), analyze in batches, decide — and is what both
-`xintud classify` and the daemon call.
+Strings the stages together — read + hash, decode, analyze, decide — and is what both
+`xintud classify` and the daemon call. Pictures run side by side, one per worker thread, each
+worker taking its picture through every stage: decoding (Pillow) and inference (onnxruntime,
+one thread per run) both release the GIL, so N workers keep N cores busy with no hand-over
+between a decode pool and an inference thread, and no onnxruntime thread waiting on another.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from xintud.analyze import Facts, FileContext, analyze_batch
+import numpy as np
+
+from xintud.analyze import Facts, FileContext, analyze_one
 from xintud.decide import check_head, decide
 from xintud.decode import DecodedImage, DecodeError, decode_bytes, read_file_bytes
 from xintud.modelstore import LoadedModels
@@ -27,6 +32,7 @@ class Job:
     path: Path
     folder_kind: str | None = None
     data: bytes | None = None  # the file's bytes when the caller has read them already
+    sha256: str | None = None  # their hash, when the caller has computed it too
 
 
 @dataclass(frozen=True)
@@ -39,13 +45,24 @@ class Prepared:
     error: str | None
 
 
+@dataclass(frozen=True)
+class Examined:
+    """A file's hash and facts (the decoded picture is dropped once the facts are drawn)."""
+
+    job: Job
+    sha256: str | None
+    facts: Facts | None
+    error: str | None
+
+
 def prepare(job: Job) -> Prepared:
     """Read, hash and decode one file; never raises for a bad file."""
     try:
         data = job.data if job.data is not None else read_file_bytes(job.path)
     except DecodeError as exc:
         return Prepared(job, None, None, str(exc))
-    sha256 = hashlib.sha256(data).hexdigest()
+    known = job.sha256 if job.data is not None else None  # a hash without its bytes proves nothing
+    sha256 = known or hashlib.sha256(data).hexdigest()
     try:
         return Prepared(job, sha256, decode_bytes(data, str(job.path)), None)
     except DecodeError as exc:
@@ -53,17 +70,22 @@ def prepare(job: Job) -> Prepared:
 
 
 class Classifier:
-    """Classifies files with loaded models; decoding runs ahead in a small thread pool."""
+    """Classifies files with loaded models, several pictures at once (one per worker)."""
 
-    def __init__(self, models: LoadedModels, batch_size: int = 8, decode_threads: int = 2):
+    def __init__(self, models: LoadedModels, batch_size: int = 8,
+                 decode_threads: int | None = None):
+        """batch_size bounds how many files are in flight (read, decoded, being analysed);
+        decode_threads is how many pictures are worked on at once (default: models.threads).
+        """
         check_head(models.head)
         self.models = models
         self.batch_size = max(1, batch_size)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, decode_threads),
-                                        thread_name_prefix="xintud-decode")
+        self.workers = max(1, decode_threads or models.threads)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers,
+                                        thread_name_prefix="xintud-analyze")
 
     def close(self) -> None:
-        """Stop the decode threads."""
+        """Stop the worker threads."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Classifier:
@@ -73,34 +95,35 @@ class Classifier:
         self.close()
 
     def classify(self, jobs: Iterable[Job]) -> Iterator[Analysis | AnalysisFailure]:
-        """Results in input order, one per job, computed batch by batch."""
-        pending: list[Future[Prepared]] = []
+        """Results in input order, one per job; later files are worked on meanwhile."""
+        in_flight = max(self.batch_size, self.workers)
+        pending: deque[Future[Examined]] = deque()
         for job in jobs:
-            pending.append(self._pool.submit(prepare, job))
-            # Keep one batch decoding ahead while the current one runs through the models.
-            if len(pending) >= 2 * self.batch_size:
-                yield from self._finish([f.result() for f in pending[: self.batch_size]])
-                pending = pending[self.batch_size:]
+            pending.append(self._pool.submit(self.examine, job))
+            if len(pending) >= in_flight:
+                yield self._result(pending.popleft().result())
         while pending:
-            yield from self._finish([f.result() for f in pending[: self.batch_size]])
-            pending = pending[self.batch_size:]
+            yield self._result(pending.popleft().result())
 
     def classify_batch(self, jobs: Sequence[Job]) -> list[Analysis | AnalysisFailure]:
         """Results for a list of jobs (the daemon's batches)."""
         return list(self.classify(jobs))
 
-    def _finish(self, prepared: list[Prepared]) -> list[Analysis | AnalysisFailure]:
-        decoded = [(p, p.decoded) for p in prepared if p.decoded is not None]
-        contexts = [FileContext(p.job.path.name, p.job.folder_kind) for p, _ in decoded]
-        facts = analyze_batch(self.models.perception, [d for _, d in decoded], contexts)
-        facts_of = {id(p): f for (p, _), f in zip(decoded, facts, strict=True)}
-        return [self._result(p, facts_of.get(id(p))) for p in prepared]
+    def examine(self, job: Job) -> Examined:
+        """Read, hash, decode and analyse one file (runs in a worker thread)."""
+        prepared = prepare(job)
+        if prepared.decoded is None:
+            return Examined(job, prepared.sha256, None, prepared.error)
+        context = FileContext(job.path.name, job.folder_kind)
+        facts = analyze_one(self.models.perception, prepared.decoded, context)
+        return Examined(job, prepared.sha256, facts, None)
 
-    def _result(self, prepared: Prepared, facts: Facts | None) -> Analysis | AnalysisFailure:
-        path = str(prepared.job.path)
-        if facts is None or prepared.sha256 is None:
-            return AnalysisFailure(path=path, error=prepared.error or "not analysed",
-                                   sha256=prepared.sha256, model=self.models.version)
+    def _result(self, examined: Examined) -> Analysis | AnalysisFailure:
+        path = str(examined.job.path)
+        facts = examined.facts
+        if facts is None or examined.sha256 is None:
+            return AnalysisFailure(path=path, error=examined.error or "not analysed",
+                                   sha256=examined.sha256, model=self.models.version)
         decision = decide(self.models.head, facts)
         return Analysis(
             path=path,
@@ -108,10 +131,10 @@ class Classifier:
             confidence=decision.confidence,
             scores=decision.scores,
             evidence=Evidence(imagenet=facts.imagenet_top, detections=facts.detections,
-                              metadata=facts.metadata, rules=decision.rules),
+                              metadata=facts.metadata, rules=[*facts.notes, *decision.rules]),
             quality=facts.quality,
-            sha256=prepared.sha256,
+            sha256=examined.sha256,
             dhash=facts.dhash,
             model=self.models.version,
-            embedding=[round(float(v), 5) for v in facts.embedding],
+            embedding=np.round(facts.embedding.astype(np.float64), 5).tolist(),
         )

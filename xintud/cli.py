@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -60,19 +61,20 @@ def _walk_folder(folder: Path) -> Iterator[Path]:
 
 def format_plain(result: object) -> str:
     """One human line: `name  category  0.93`, or `name  error: ...`."""
+    from xintud.printable import printable
     from xintud.result import Analysis
 
     if isinstance(result, Analysis):
-        return f"{result.path}  {result.category}  {result.confidence:.2f}"
-    return f"{result.path}  error: {result.error}"  # type: ignore[attr-defined]
+        return printable(f"{result.path}  {result.category}  {result.confidence:.2f}")
+    return printable(f"{result.path}  error: {result.error}")  # type: ignore[attr-defined]
 
 
 def format_json(result: object, with_embedding: bool) -> str:
     """One JSON line per result; the embedding only when asked for."""
-    from xintud.result import Analysis
+    from xintud.result import Analysis, result_to_json
 
     exclude = None if with_embedding or not isinstance(result, Analysis) else {"embedding"}
-    return result.model_dump_json(exclude=exclude)  # type: ignore[attr-defined]
+    return result_to_json(result, exclude=exclude)  # type: ignore[arg-type]
 
 
 def run_classify(args: argparse.Namespace) -> int:
@@ -97,13 +99,25 @@ def run_classify(args: argparse.Namespace) -> int:
 
 
 def configure_logging(verbose: bool) -> None:
-    """Plain lines on stderr: journald and launchd add their own timestamps."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(message)s" if not sys.stderr.isatty()
-        else "%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    """Plain lines on stderr: journald and launchd add their own timestamps.
+
+    File names are escaped (a name with a newline stays on one line), and Python warnings —
+    Pillow's about damaged EXIF, say — become log lines too instead of raw stderr text.
+    """
+    from xintud.printable import PrintableFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter(
+        "%(levelname)s %(message)s" if not sys.stderr.isatty()
+        else "%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    warnings.showwarning = log_warning
+
+
+def log_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                file: object = None, line: str | None = None) -> None:
+    """warnings.showwarning as one log line (the stock one prints the source line below it)."""
+    logging.getLogger("py.warnings").warning("%s: %s", category.__name__, str(message))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

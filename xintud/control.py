@@ -150,6 +150,10 @@ def parse_request(line: bytes | str) -> ControlRequest:
         data = json.loads(text)
     except ValueError as exc:
         raise RequestError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        # `[[[[...` within the size limit: json recurses per level. Not a ValueError, and
+        # uncaught it would leave the client without a reply.
+        raise RequestError("malformed request: JSON nested too deeply") from None
     try:
         return ControlRequest.model_validate(data)
     except ValidationError as exc:
@@ -278,7 +282,13 @@ def _json_default(value: object) -> object:
 def encode_reply(reply: Mapping[str, Any]) -> bytes:
     """One response line, UTF-8, newline-terminated."""
     text = json.dumps(reply, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-    return text.encode("utf-8") + b"\n"
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        # A file name that is not UTF-8 (Python holds its bytes as surrogate escapes): send
+        # \udcXX escapes, which json.loads turns back into that same Python path.
+        text = json.dumps(reply, separators=(",", ":"), default=_json_default)
+        return text.encode("ascii") + b"\n"
 
 
 def error_reply(message: str) -> bytes:

@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from xintud.printable import printable
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -254,7 +256,7 @@ def format_status(result: Mapping[str, Any]) -> str:
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     lines.append("  " + ("  ".join(f"{cat} {n}" for cat, n in ranked) or "nothing sorted yet"))
     if result.get("last_action"):
-        lines.append(f"  last: {result['last_action']}")
+        lines.append(f"  last: {printable(str(result['last_action']))}")
     pid, uptime = result.get("pid"), result.get("uptime_s")
     if pid is not None or uptime is not None:
         up = format_duration(uptime) if isinstance(uptime, (int, float)) else "?"
@@ -277,7 +279,8 @@ def format_recent_item(item: Mapping[str, Any]) -> str:
         parts.append(f"{item['action']} -> {item['dest']}" if item.get("dest") else item["action"])
     if item.get("reason"):
         parts.append(f"({item['reason']})")
-    return "  ".join(parts)
+    # File names may hold newlines or escape codes: one file stays one line.
+    return printable("  ".join(parts))
 
 
 def format_recent(result: Mapping[str, Any]) -> str:
@@ -288,12 +291,12 @@ def format_recent(result: Mapping[str, Any]) -> str:
 
 def format_explain(result: Mapping[str, Any], top: int = 5) -> str:
     """Why a photo got its category: scores, ImageNet labels, detections, metadata cues."""
-    lines = [str(result.get("path", "?"))]
+    lines = [printable(str(result.get("path", "?")))]
     verdict = f"  category: {result.get('category') or 'none'} ({_score(result.get('confidence'))})"
     state = f"  state: {result.get('state', '?')}"
     if result.get("action"):
         state += f" · {result['action']}" + (f" -> {result['dest']}" if result.get("dest") else "")
-    lines += [verdict, state]
+    lines += [verdict, printable(state)]
     scores = result.get("scores") or {}
     if scores:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
@@ -326,7 +329,7 @@ def format_undo(result: Mapping[str, Any]) -> str:
         line = f"{item.get('dst')} -> {item.get('src')}"
         if item.get("message"):
             line += f"  ({item['message']})"
-        lines.append(line)
+        lines.append(printable(line))
     return "\n".join(lines)
 
 
@@ -345,6 +348,16 @@ def format_simple(cmd: str, result: Mapping[str, Any]) -> str:
     if cmd == "scan" and isinstance(result.get("queued"), int):
         return f"scan queued {result['queued']} file(s)"
     return _SIMPLE_DEFAULTS.get(cmd, "ok")
+
+
+def json_text(result: Mapping[str, Any]) -> str:
+    """The result as indented JSON; names that are not UTF-8 stay \\udcXX escapes."""
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(result, indent=2)
+    return text
 
 
 def format_result(cmd: str, result: Mapping[str, Any]) -> str:
@@ -392,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"xintuctl: cannot reach xintud at {socket_path}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if ns.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        print(json_text(result))
     else:
         print(format_result(ns.command, result))
     return EXIT_OK

@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -24,13 +25,21 @@ from xintud.classify import Classifier
 from xintud.commands import Commands, DaemonFlags
 from xintud.config import Config, ConfigError, load_config
 from xintud.control import ControlServer, ControlSocketError
-from xintud.db import StateDBError, open_state_db
+from xintud.db import StateDBError, is_locked_error, open_state_db
 from xintud.journal import Journal
-from xintud.modelstore import ModelError, load_models, models_dir, read_manifest
+from xintud.modelstore import (
+    ModelError,
+    load_models,
+    models_dir,
+    read_manifest,
+    release_model_memory,
+    use_one_malloc_arena,
+)
 from xintud.paths import AppPaths, app_paths
+from xintud.printable import printable
 from xintud.process import BatchProcessor, is_settled_on_disk
-from xintud.queue import FileQueue
-from xintud.record import Records
+from xintud.queue import FileQueue, QueueItem
+from xintud.record import FileState, Records
 from xintud.settle import Settler, is_ignored, is_image_name
 from xintud.watch import FolderWatcher, reconcile_scan
 
@@ -38,6 +47,12 @@ logger = logging.getLogger("xintud")
 
 EXIT_OK = 0
 EXIT_FATAL = 2
+
+# watchdog drops the watch of a folder that is deleted; every so many seconds the loop looks for
+# such folders and watches them again once they are back (a sync client re-creating its folder).
+WATCH_CHECK_SECONDS = 5.0
+# While another process holds the state database locked, the loop tries again this often.
+DB_RETRY_SECONDS = 5.0
 
 
 class SingleInstanceError(Exception):
@@ -73,6 +88,7 @@ class ModelHolder:
         self.batch_size = batch_size
         self._classifier: Classifier | None = None
         self.last_used = time.monotonic()
+        use_one_malloc_arena()  # before any worker thread: what unload frees stays returnable
 
     def get(self) -> Classifier:
         """The classifier, loading the models if they are not loaded."""
@@ -89,10 +105,11 @@ class ModelHolder:
         return self._classifier is not None
 
     def unload(self) -> None:
-        """Drop the models; the next get() loads them again."""
+        """Drop the models and give their memory back; the next get() loads them again."""
         if self._classifier is not None:
             self._classifier.close()
             self._classifier = None
+            release_model_memory()
             logger.info("models unloaded after being idle; they load again when a photo arrives")
 
 
@@ -102,6 +119,21 @@ def model_version() -> str:
         return read_manifest(models_dir()).version
     except ModelError:
         return "unknown (manifest unreadable)"
+
+
+def prepare_library_root(config: Config) -> Path | None:
+    """Create the library folder once, at start; the actor then refuses to file anywhere if it
+    is missing later (an unplugged drive) rather than re-create it on the wrong disk."""
+    if config.library.action == "tag":
+        return None
+    root = config.library.root
+    if not config.daemon.dry_run:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            logger.error("cannot create the library folder %s (%s); photos wait in the queue "
+                         "until it exists", root, exc.strerror)
+    return root
 
 
 class Daemon:
@@ -117,7 +149,8 @@ class Daemon:
         self.queue = FileQueue(self.conn)
         self.records = Records(self.conn)
         self.journal = Journal(self.conn)
-        self.actor = Actor(self.journal, dry_run=config.daemon.dry_run)
+        self.actor = Actor(self.journal, dry_run=config.daemon.dry_run,
+                           library_root=prepare_library_root(config))
         self.models = ModelHolder(config.daemon.inference_threads, config.daemon.batch_size)
         self.settler = Settler(config.daemon.settle_seconds)
         self.watcher = self._make_watcher(config)
@@ -128,6 +161,8 @@ class Daemon:
                                  self.act_lock, config_path, lambda: self.version)
         self.control = ControlServer(paths.socket_path, self.commands.handle)
         self.next_reconcile = 0.0
+        self.next_watch_check = 0.0
+        self.database_locked = False
         self.first_waiting: float | None = None
         self._kinds: dict[Path, str] = {}  # watch-folder kind of each path the settler holds
 
@@ -138,27 +173,43 @@ class Daemon:
                              create_missing=True)
 
     def _on_path(self, path: Path, kind: str) -> None:
-        # watchdog's thread: only note the path; the loop decides when it is whole.
-        self.settler.observe(path)
+        # watchdog's thread: only note the path; the loop decides when it is whole. The kind
+        # is noted first so the loop never sees a settled path without it.
         self._kinds[path] = kind
+        self.settler.observe(path)
         self.flags.wake.set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         """Recover from a crash, open the socket, start watching, queue what arrived meanwhile."""
-        for line in self.actor.recover():
-            logger.info("recovered: %s", line)
-        returned = self.queue.recover_inflight()
-        if returned:
-            logger.info("%d photos were in flight at the last stop; queued again", returned)
+        self._recover_state()
         self.control.start()
         self.watcher.start()
-        self.reconcile(None)
+        self._queue_what_was_missed()
         logger.info("xintud started: watching %s, filing into %s (%s%s), model %s",
                     ", ".join(str(w.path) for w in self.config.watch), self.config.library.root,
                     self.config.library.action, ", dry run" if self.config.daemon.dry_run else "",
                     self.version)
+
+    def _recover_state(self) -> None:
+        """Settle what a crash (or a database outage) left half-done: begun journal actions,
+        records of photos filed just before it, and claimed queue items."""
+        for line in self.actor.recover():
+            logger.info("recovered: %s", line)
+        recorded = self.processor.record_interrupted(self.journal)
+        if recorded:
+            logger.info("recorded %d photos filed just before the last stop", recorded)
+        returned = self.queue.recover_inflight()
+        if returned:
+            logger.info("%d photos were in flight at the last stop; queued again", returned)
+
+    def _queue_what_was_missed(self) -> None:
+        self.reconcile(None)
+        if self.queue.pending_count():
+            # Items left by the last run (a crash, a stop mid-backlog) are not new to the scan,
+            # so nothing else would wake the loop for them.
+            self._note_waiting()
 
     def stop(self) -> None:
         """Stop watching and serving; the queue keeps whatever was not finished."""
@@ -171,26 +222,56 @@ class Daemon:
     def run(self) -> None:
         """The main loop, until a stop is asked for (SIGTERM, SIGINT)."""
         while not self.flags.stop.is_set():
-            self.flags.wake.wait(self._sleep_seconds())
-            self.flags.wake.clear()
-            if self.flags.stop.is_set():
-                break
-            self._apply_new_config()
-            for path in self.flags.take_scans():
-                self.reconcile(path)
-            if self.config.daemon.reconcile_interval_seconds and \
-                    time.monotonic() >= self.next_reconcile:
-                self.reconcile(None)
-            self._queue_settled()
-            if not self.flags.paused.is_set():
-                self._process_ready_batches()
-            self._unload_if_idle()
+            try:
+                self._run_once()
+            except sqlite3.OperationalError as exc:
+                if not is_locked_error(exc):
+                    raise
+                self._wait_for_database(exc)
+
+    def _wait_for_database(self, exc: sqlite3.OperationalError) -> None:
+        # Nothing can be journaled or recorded, so nothing is touched until the lock is gone.
+        if not self.database_locked:
+            logger.error("state database %s is locked by another process (%s): xintud files "
+                         "nothing until it is free and tries again every %.0f s; close the "
+                         "program holding it (a sqlite3 shell in a transaction?)",
+                         self.paths.db_path, exc, DB_RETRY_SECONDS)
+        self.database_locked = True
+        self.flags.stop.wait(DB_RETRY_SECONDS)
+
+    def _after_database_outage(self) -> None:
+        # A batch cut short by the lock may have left a begun action, a QUEUED record, claimed
+        # items, and settled paths that never reached the queue: settle them as at a start.
+        with self.act_lock:
+            self._recover_state()
+        self._queue_what_was_missed()
+        self.database_locked = False
+        logger.info("state database %s is free again; carrying on", self.paths.db_path)
+
+    def _run_once(self) -> None:
+        if self.database_locked:
+            self._after_database_outage()
+        self.flags.wake.wait(self._sleep_seconds())
+        self.flags.wake.clear()
+        if self.flags.stop.is_set():
+            return
+        self._apply_new_config()
+        for path in self.flags.take_scans():
+            self.reconcile(path)
+        if self.config.daemon.reconcile_interval_seconds and \
+                time.monotonic() >= self.next_reconcile:
+            self.reconcile(None)
+        self._rewatch_lost_folders()
+        self._queue_settled()
+        if not self.flags.paused.is_set():
+            self._process_ready_batches()
+        self._unload_if_idle()
 
     # -- the loop's steps -------------------------------------------------------------------
 
     def _sleep_seconds(self) -> float | None:
         now = time.monotonic()
-        deadlines = [self.settler.next_deadline()]
+        deadlines = [self.settler.next_deadline(), self.next_watch_check]
         if self.config.daemon.reconcile_interval_seconds:
             deadlines.append(self.next_reconcile)
         if self.first_waiting is not None and not self.flags.paused.is_set():
@@ -224,6 +305,18 @@ class Daemon:
         if folder is None:
             self.next_reconcile = time.monotonic() + self.config.daemon.reconcile_interval_seconds
 
+    def _rewatch_lost_folders(self) -> None:
+        if time.monotonic() < self.next_watch_check:
+            return
+        self.next_watch_check = time.monotonic() + WATCH_CHECK_SECONDS
+        lost = self.watcher.missing
+        if not lost:
+            return
+        self.watcher.start()  # re-arms folders that are back (and makes missing ones again)
+        for folder in set(lost) & set(self.watcher.watched):
+            logger.info("watch folder %s is back; watching it again", folder)
+            self.reconcile(folder)  # what arrived before the new watch was in place
+
     def _kind_of(self, folder: Path) -> str:
         for watch in self.config.watch:
             if folder == watch.path or watch.path in folder.parents:
@@ -233,8 +326,8 @@ class Daemon:
     def _unchanged_since_recorded(self, path: Path) -> bool:
         # Copied or tagged photos stay in the watch folder: don't re-hash them on every scan.
         record = self.records.get_by_path(path)
-        if record is None:
-            return False
+        if record is None or record.state is FileState.QUEUED:
+            return False  # QUEUED: not finished, so it must be looked at again
         try:
             return path.stat().st_mtime <= record.updated_at
         except OSError:
@@ -259,11 +352,17 @@ class Daemon:
                 self.first_waiting = None
                 return
             waited = time.monotonic() - (self.first_waiting or 0.0)
-            if pending < batch_size and waited < self.config.daemon.batch_max_wait_seconds:
-                return  # a few more may be on their way: fill the batch, within the max wait
+            if pending < batch_size and waited < self.config.daemon.batch_max_wait_seconds \
+                    and len(self.settler):
+                # More are on their way (still settling): fill the batch, within the max wait.
+                # With nothing on the way, waiting would only delay the photos that are here.
+                return
             items = self.queue.claim(batch_size)
             if not items:
-                return  # everything pending waits for a retry time
+                # Everything pending waits for a retry time: _sleep_seconds wakes the loop
+                # then; keeping first_waiting would make it spin until that time.
+                self.first_waiting = None
+                return
             try:
                 with self.act_lock:
                     self.processor.process(items)
@@ -273,11 +372,32 @@ class Daemon:
                 self.flags.paused.set()
                 logger.error("paused; fix the models, then `xintuctl resume`")
                 return
-            except Exception:
-                # A bug must not lose the photos: return them to the queue and carry on.
+            except sqlite3.OperationalError:
                 self.queue.release([item.id for item in items])
-                raise
+                raise  # run() waits for a locked database and recovers
+            except Exception:
+                # A bug must neither lose photos nor stop the daemon, and must not repeat at
+                # every start: find the file that triggers it and set that one aside.
+                logger.exception("unexpected error in a batch; retrying its photos one by one")
+                self.queue.release([item.id for item in items])
+                self._isolate_failing_items(items)
             self.first_waiting = time.monotonic() if self.queue.pending_count() else None
+
+    def _isolate_failing_items(self, items: list[QueueItem]) -> None:
+        for item in items:
+            claimed = self.queue.claim_ids([item.id])
+            if not claimed:
+                continue
+            try:
+                with self.act_lock:
+                    self.processor.process(claimed)
+            except (ModelError, sqlite3.OperationalError):
+                self.queue.release([item.id])
+                raise
+            except Exception as exc:
+                logger.exception("failed %s: internal error", printable(item.path.name))
+                self.processor.give_up(item, f"internal error ({type(exc).__name__}: {exc}); "
+                                             "the photo was left where it is — please report it")
 
     def _unload_if_idle(self) -> None:
         idle = self.config.daemon.idle_unload_seconds
@@ -293,6 +413,7 @@ class Daemon:
         self.settler = Settler(config.daemon.settle_seconds)
         self.watcher = self._make_watcher(config)
         self.actor.dry_run = config.daemon.dry_run
+        self.actor.library_root = prepare_library_root(config)
         self.processor.config = config
         self.models.threads = config.daemon.inference_threads
         self.models.batch_size = config.daemon.batch_size
@@ -349,6 +470,10 @@ def run_daemon(config_path: Path | None) -> int:
     if problem:
         logger.error(problem)
         return EXIT_FATAL
+    if os.geteuid() == 0:
+        logger.warning("running as root (XINTUD_ALLOW_ROOT=1): everything xintud files will "
+                       "belong to root and it can reach every user's photos; outside a "
+                       "container, run it as your own user instead")
     try:
         config = load_config(config_path)
         paths = app_paths()

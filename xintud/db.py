@@ -18,8 +18,9 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +114,38 @@ class StateDBError(Exception):
 
 
 class StateConnection(sqlite3.Connection):
-    """A sqlite3 connection carrying the lock that serialises its transactions across threads."""
+    """A sqlite3 connection carrying the lock that serialises its transactions across threads.
+
+    Text parameters go through `text_to_db`, so a message quoting a file name that is not
+    UTF-8 is stored (with that name's bytes escaped) instead of failing the write.
+    """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lock = threading.RLock()
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if isinstance(parameters, Mapping):
+            parameters = {key: text_to_db(value) for key, value in parameters.items()}
+        else:
+            parameters = tuple(text_to_db(value) for value in parameters)
+        return super().execute(sql, parameters)
+
+
+def text_to_db(value: object) -> object:
+    """`value`, except that a str SQLite cannot hold (a lone surrogate: the stand-in for a
+    byte of a file name that is not UTF-8) has those bytes written as ``\\xff`` escapes."""
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        pass
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def open_state_db(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> StateConnection:
@@ -148,6 +176,7 @@ def open_state_db(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) ->
         _check_integrity(conn, path)
         _configure(conn, path, busy_timeout_s)
         _ensure_schema(conn, path)
+        _check_writable(conn)
     except sqlite3.Error as exc:
         conn.close()
         raise _error_for(path, exc) from exc
@@ -262,6 +291,13 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             logger.info("state database %s: schema now at version %d", path, target)
 
 
+def _check_writable(conn: sqlite3.Connection) -> None:
+    # Take the write lock once, so a database that another process keeps locked (a sqlite3
+    # shell in a transaction) is refused here with a clear message, not at the first write.
+    with transaction(conn):
+        pass
+
+
 def _user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -313,6 +349,11 @@ def _error_for(path: Path, exc: sqlite3.Error) -> StateDBError:
         f"cannot be used ({detail})",
         "if this persists, move the file aside (with its -wal and -shm files) and restart xintud",
     )
+
+
+def is_locked_error(exc: sqlite3.Error) -> bool:
+    """True when `exc` means another process holds the database locked (past the busy timeout)."""
+    return _primary_code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED)
 
 
 def _primary_code(exc: sqlite3.Error) -> int | None:

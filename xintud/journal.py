@@ -118,6 +118,16 @@ class Journal:
         """done → undone: the user took the photo back; only a done action can be undone."""
         return self._transition(action_id, "done", "undone", undone=True)
 
+    def done_action_from(self, sha256: str, src: Path) -> Action | None:
+        """The newest done action (not an undo's own move) that took this content from `src`."""
+        with transaction(self._conn, immediate=False) as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM actions WHERE sha256 = ? AND src = ? "
+                "AND state = 'done' AND reverses IS NULL ORDER BY id DESC LIMIT 1",
+                (sha256, path_to_db(src)),
+            ).fetchone()
+        return None if row is None else _action_from_row(row)
+
     def unfinished(self) -> list[Action]:
         """Actions begun and never finished (a crash came in between), oldest first."""
         with transaction(self._conn, immediate=False) as conn:

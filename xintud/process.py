@@ -14,13 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from xintud.act import Actor, ActOutcome
+from xintud.act import Actor, ActOutcome, Status
 from xintud.classify import Classifier, Job
 from xintud.config import Config, render_layout
 from xintud.decode import DecodeError, read_file_bytes
+from xintud.journal import ActionKind, Journal
 from xintud.queue import FileQueue, QueueItem
 from xintud.record import FileRecord, FileState, Records
-from xintud.result import Analysis, AnalysisFailure
+from xintud.result import Analysis, AnalysisFailure, analysis_from_json, result_to_json
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 MAX_ACT_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 30.0
 RETRY_MAX_SECONDS = 3600.0
+
+_DONE_STATUS: dict[ActionKind, Status] = {"move": "moved", "copy": "copied", "tag": "tagged"}
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,9 @@ class BatchProcessor:
                 jobs.append((item, job))
         if not jobs:
             return
-        results = self.classifier().classify_batch([job for _, job in jobs])
+        # Each photo is filed as soon as its result is in, while the classifier's workers go on
+        # with the rest of the batch: filing (hash check, rename, fsync, record) overlaps them.
+        results = self.classifier().classify(job for _, job in jobs)
         for (item, _), result in zip(jobs, results, strict=True):
             self._finish(item, result)
 
@@ -120,6 +125,10 @@ class BatchProcessor:
         try:
             data = read_file_bytes(path)
         except DecodeError as exc:
+            if not os.path.lexists(path):
+                # Deleted or moved away after it was queued: nothing failed, nothing to do.
+                logger.info("%s disappeared before it was read; nothing to do", path.name)
+                return None
             self._fail(None, path, str(exc))
             return None
         sha256 = hashlib.sha256(data).hexdigest()
@@ -127,7 +136,7 @@ class BatchProcessor:
         if known is not None and known.state is not FileState.QUEUED:
             self._recognise(known, path)
             return None
-        return Job(path, item.kind, data)
+        return Job(path, item.kind, data, sha256)
 
     def _recognise(self, known: FileRecord, path: Path) -> None:
         """A photo we have seen before, at this or another path: never filed twice."""
@@ -148,12 +157,52 @@ class BatchProcessor:
             self.queue.complete(item.id)
             return
         placement = place(self.config, result, path)
+        self._note_intent(result, path, placement)
         outcome = self._act(placement, result, path)
         if outcome is not None and outcome.status == "failed":
+            if not os.path.lexists(path):
+                # Gone while it was being classified: retrying could only fail again.
+                logger.info("%s disappeared before it could be filed; nothing to do",
+                            path.name)
+                self.queue.complete(item.id)
+                return
             self._retry_or_give_up(item, result, outcome.message)
             return
         self._record(result, path, placement, outcome)
         self.queue.complete(item.id)
+
+    def _note_intent(self, analysis: Analysis, path: Path, placement: Placement) -> None:
+        """Keep the analysis and decision before acting, as a QUEUED record: if a crash comes
+        after the action but before `_record`, `record_interrupted` finishes the record from it
+        and the journal at the next start (else the photo would be filed but unknown)."""
+        if placement.action == "leave" or self.actor.dry_run:
+            return
+        self.records.upsert(FileRecord(
+            sha256=analysis.sha256, path=path, original_path=path, state=FileState.QUEUED,
+            category=placement.category, confidence=analysis.confidence,
+            action=f"{placement.action} begun", reason=placement.note,
+            result_json=result_to_json(analysis, exclude={"embedding"}),
+        ))
+
+    def record_interrupted(self, journal: Journal) -> int:
+        """At start, after `Actor.recover`: record the photos whose action the journal shows
+        done but whose record a crash left QUEUED; return how many. A QUEUED record without a
+        done action stays: its queue item analyses and files it again."""
+        finished = 0
+        for record in self.records.queued():
+            if record.sha256 is None or record.result_json is None:
+                continue
+            action = journal.done_action_from(record.sha256, record.path)
+            if action is None:
+                continue
+            analysis = analysis_from_json(record.result_json)
+            placement = Placement(action.kind, record.category or analysis.category,
+                                  action.dst.parent, record.reason)
+            outcome = ActOutcome(_DONE_STATUS[action.kind], action.src, action.dst, action.id,
+                                 "finished before a crash; recorded at the next start")
+            self._record(analysis, record.path, placement, outcome)
+            finished += 1
+        return finished
 
     def _act(self, placement: Placement, analysis: Analysis, path: Path) -> ActOutcome | None:
         if placement.action == "leave":
@@ -169,7 +218,7 @@ class BatchProcessor:
                 outcome: ActOutcome | None) -> None:
         root = self.config.library.root
         score = f"{placement.category} {analysis.confidence:.2f}"
-        result_json = analysis.model_dump_json(exclude={"embedding"})
+        result_json = result_to_json(analysis, exclude={"embedding"})
         if outcome is None:
             logger.info("left %s in place: %s", path.name, placement.note)
             state, where, action = FileState.SKIPPED, path, f"left in place ({placement.note})"
@@ -206,6 +255,11 @@ class BatchProcessor:
         logger.warning("could not file %s: %s — will try again in %.0f s", item.path.name,
                        message, delay)
         self.queue.retry_later(item.id, delay, message)
+
+    def give_up(self, item: QueueItem, reason: str) -> None:
+        """Record a photo as failed for `reason` and drop it from the queue; it stays put."""
+        self._fail(None, item.path, reason)
+        self.queue.complete(item.id)
 
     def _fail(self, sha256: str | None, path: Path, reason: str) -> None:
         logger.warning("failed %s: %s", path.name, reason)

@@ -89,6 +89,21 @@ class FileQueue:
             self._set_status(conn, [item.id for item in items], _INFLIGHT)
         return items
 
+    def claim_ids(self, item_ids: Sequence[int]) -> list[QueueItem]:
+        """Move these pending items (if they still are) to in flight and return them."""
+        if not item_ids:
+            return []
+        marks = ", ".join("?" * len(item_ids))
+        with transaction(self._conn) as conn:
+            rows = conn.execute(
+                "SELECT id, path, kind, attempts, enqueued_at, last_error FROM queue "
+                f"WHERE status = ? AND id IN ({marks}) ORDER BY id",
+                (_PENDING, *item_ids),
+            ).fetchall()
+            items = [_item_from_row(row) for row in rows]
+            self._set_status(conn, [item.id for item in items], _INFLIGHT)
+        return items
+
     def complete(self, item_id: int) -> None:
         """Forget a finished item. Completing an item that is already gone does nothing."""
         with transaction(self._conn) as conn:

@@ -184,6 +184,15 @@ class Records:
             last_action_at=None if last is None else float(last[1]),
         )
 
+    def queued(self) -> list[FileRecord]:
+        """Records still QUEUED: analysed, and acted on or about to be, but not finished."""
+        with transaction(self._conn, immediate=False) as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM files WHERE state = ? ORDER BY id",
+                (FileState.QUEUED.value,),
+            ).fetchall()
+        return [_record_from_row(row) for row in rows]
+
     def recent(self, limit: int) -> list[FileRecord]:
         """The `limit` most recently updated records, newest first."""
         with transaction(self._conn, immediate=False) as conn:

@@ -6,6 +6,8 @@ models so that a stored result can be read back and checked.
 
 from __future__ import annotations
 
+import json
+
 from pydantic import BaseModel, Field
 
 
@@ -84,3 +86,23 @@ class AnalysisFailure(BaseModel):
     error: str
     sha256: str | None = None
     model: str | None = None
+
+
+def result_to_json(result: Analysis | AnalysisFailure, exclude: set[str] | None = None) -> str:
+    """One line of JSON for a result, as `model_dump_json` writes it — except that a path that
+    is not UTF-8 (Python holds such bytes as surrogate escapes, which model_dump_json cannot
+    encode) is written with \\udcXX escapes instead of failing; `analysis_from_json` reads it
+    back to the same path."""
+    data = result.model_dump(mode="json", exclude=exclude)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, separators=(",", ":"))
+    return text
+
+
+def analysis_from_json(text: str | bytes) -> Analysis:
+    """Inverse of `result_to_json` for an Analysis (pydantic's own JSON parser refuses the
+    \\udcXX escapes of a non-UTF-8 path)."""
+    return Analysis.model_validate(json.loads(text))

@@ -23,6 +23,7 @@ from typing import Protocol
 from watchdog.events import (
     DirCreatedEvent,
     DirMovedEvent,
+    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileModifiedEvent,
@@ -38,8 +39,10 @@ from xintud.settle import is_ignored, is_ignored_name, is_image_name
 logger = logging.getLogger(__name__)
 
 # Only the events that can mean "new or changed content". Leaving out opened/closed-no-write
-# matters: the daemon reading a photo must not make it reappear.
+# matters: the daemon reading a photo must not make it reappear. Attribute changes count: a
+# photo that could not be read becomes readable by a chmod, and sync clients set mtime last.
 _EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileAttribEvent,
     FileCreatedEvent,
     FileModifiedEvent,
     FileMovedEvent,
@@ -128,6 +131,9 @@ class _FolderEventHandler(FileSystemEventHandler):
         self._consider(event)
 
     def on_modified(self, event: FileSystemEvent) -> None:
+        self._consider(event)
+
+    def on_attrib(self, event: FileSystemEvent) -> None:
         self._consider(event)
 
     def on_closed(self, event: FileSystemEvent) -> None:

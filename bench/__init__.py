@@ -1,0 +1,1 @@
+"""xintud's benchmark harness: `python -m bench` (see bench/RESULTS.md for recorded figures)."""
