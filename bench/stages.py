@@ -70,7 +70,7 @@ def profile_one(clock: StageClock, models: LoadedModels, classifier: Classifier,
     assert examined.facts is not None, examined.error
     facts = examined.facts
     clock.time("head (decide)", lambda: decide(models.head, facts))
-    clock.time("result record (pydantic)", lambda: classifier._result(examined))
+    clock.time("result record (pydantic)", lambda: classifier.conclude(examined))
 
 
 def profile(models: LoadedModels, files: Sequence[Path], kind: str, passes: int = 2

@@ -101,9 +101,9 @@ class Classifier:
         for job in jobs:
             pending.append(self._pool.submit(self.examine, job))
             if len(pending) >= in_flight:
-                yield self._result(pending.popleft().result())
+                yield self.conclude(pending.popleft().result())
         while pending:
-            yield self._result(pending.popleft().result())
+            yield self.conclude(pending.popleft().result())
 
     def classify_batch(self, jobs: Sequence[Job]) -> list[Analysis | AnalysisFailure]:
         """Results for a list of jobs (the daemon's batches)."""
@@ -118,7 +118,8 @@ class Classifier:
         facts = analyze_one(self.models.perception, prepared.decoded, context)
         return Examined(job, prepared.sha256, facts, None)
 
-    def _result(self, examined: Examined) -> Analysis | AnalysisFailure:
+    def conclude(self, examined: Examined) -> Analysis | AnalysisFailure:
+        """The head's decision and the result record for an examined file (main thread)."""
         path = str(examined.job.path)
         facts = examined.facts
         if facts is None or examined.sha256 is None:
