@@ -34,13 +34,13 @@ from xintud.analyze import FileContext, analyze_batch  # noqa: E402
 from xintud.categories import CATEGORY_IDS  # noqa: E402
 from xintud.classify import Job, prepare  # noqa: E402
 from xintud.features import FEATURE_NAMES, SIGNAL_NAMES, feature_vector  # noqa: E402
+from xintud.hashing import sha256_file  # noqa: E402
 from xintud.learn import predict, save_head, train_head  # noqa: E402
 from xintud.modelstore import (  # noqa: E402
     HeadWeights,
     Perception,
     open_session,
     read_labels,
-    sha256_of,
 )
 
 # (L2 strength, signal gain) pairs the inner folds choose from; see learn.train_head.
@@ -199,7 +199,7 @@ def load_or_compute(args: argparse.Namespace, rows: list[tuple[str, str]]) -> Da
     models = Path(args.models)
     key = hashlib.sha256()
     for name in (args.backbone, args.detector):
-        key.update(sha256_of(models / name).encode())
+        key.update(sha256_file(models / name).encode())
     key.update(json.dumps(rows).encode())
     key.update(json.dumps(FEATURE_NAMES).encode())
     cache = REPO / "training" / "cache" / f"features-{key.hexdigest()[:16]}.npz"

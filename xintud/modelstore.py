@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
+
+from xintud.hashing import sha256_file
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -136,21 +137,12 @@ def read_manifest(directory: Path) -> Manifest:
         raise ModelError(f"model manifest {path} is damaged ({exc}); {REINSTALL_HINT}") from exc
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verified_path(directory: Path, entry: ModelFile) -> Path:
     """The path of a manifest entry, after checking it exists and its sha256 matches."""
     path = directory / entry.file
     if not path.is_file():
         raise ModelError(f"model file {path} is missing; {REINSTALL_HINT}")
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != entry.sha256:
         raise ModelError(
             f"model file {path} is corrupt (sha256 {actual[:12]}…, manifest says "
