@@ -32,7 +32,7 @@ def commit() -> str:
 
 def models_on_disk_mb() -> float:
     """Total size of the files the manifest ships, in MB (10^6 bytes)."""
-    from xintud.modelstore import models_dir, read_manifest
+    from xintud.engine.models.manifest import models_dir, read_manifest
 
     directory = models_dir()
     manifest = read_manifest(directory)
@@ -75,7 +75,7 @@ def run_classify(args: argparse.Namespace, sets: dict[str, data.PictureSet]
 
 def run_profile(sets: dict[str, data.PictureSet]) -> dict[str, Any]:
     """CPU ms per stage, one picture at a time, for each picture set."""
-    from xintud.modelstore import load_models
+    from xintud.engine.models.store import load_models
 
     models = load_models(threads=1)
     return {kind: stages.profile(models, pictures.files, kind) for kind, pictures in sets.items()}

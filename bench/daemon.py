@@ -94,7 +94,7 @@ reconcile_interval_seconds = 0
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `xintuctl ARGS` against this tree's daemon."""
-        return subprocess.run([sys.executable, "-m", "xintud.ctl", *args], env=self.env(),
+        return subprocess.run([sys.executable, "-m", "xintud.cli.xintuctl", *args], env=self.env(),
                               capture_output=True, text=True, timeout=60, check=False)
 
     def start(self) -> subprocess.Popen[bytes]:

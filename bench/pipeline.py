@@ -25,10 +25,11 @@ import onnxruntime as ort
 from PIL import Image
 
 from bench.measure import Timed, load_average, median, timed
-from xintud.classify import Classifier, Job
-from xintud.config import DaemonConfig
-from xintud.modelstore import LoadedModels, load_models, models_dir
-from xintud.result import AnalysisFailure
+from xintud.config.schema import DaemonConfig
+from xintud.core.facts import AnalysisFailure
+from xintud.engine.classify import Classifier, Job
+from xintud.engine.models.manifest import models_dir
+from xintud.engine.models.store import LoadedModels, load_models
 
 WARMUP_FILES = 4
 

@@ -17,11 +17,14 @@ from typing import TypeVar
 import numpy as np
 
 from bench.measure import median
-from xintud import analyze
-from xintud.classify import Classifier, Job
-from xintud.decide import decide
-from xintud.decode import decode_bytes, read_file_bytes
-from xintud.modelstore import LoadedModels
+from xintud.core.facts import FileContext
+from xintud.engine import signals
+from xintud.engine.classify import Classifier, Job
+from xintud.engine.decide import decide
+from xintud.engine.decode import decode_bytes, read_file_bytes
+from xintud.engine.models.backbone import backbone_input, full_view_input
+from xintud.engine.models.detector import detector_input
+from xintud.engine.models.store import LoadedModels
 
 T = TypeVar("T")
 
@@ -53,19 +56,19 @@ def profile_one(clock: StageClock, models: LoadedModels, classifier: Classifier,
     decoded = clock.time("decode (draft/reduce, EXIF, upright)",
                          lambda: decode_bytes(data, str(path)))
     image = decoded.image
-    crop = clock.time("backbone input: centre crop", lambda: analyze.backbone_input(image))
-    full = clock.time("backbone input: full view", lambda: analyze.full_view_input(image))
+    crop = clock.time("backbone input: centre crop", lambda: backbone_input(image))
+    full = clock.time("backbone input: full view", lambda: full_view_input(image))
     clock.time("backbone run (2 views)",
-               lambda: analyze.run_backbone(perception, np.stack([crop, full])))
-    context = analyze.FileContext(path.name, kind)
-    metadata = clock.time("border + metadata cues", lambda: analyze.metadata_cues(
-        decoded, context, analyze.border_uniformity(full)))
-    if analyze.detector_skip_reason(metadata) is None:
-        picture = clock.time("detector input", lambda: analyze.detector_input(image))
-        clock.time("detector run", lambda: analyze.run_detector(perception, picture))
-    luma = clock.time("grey copy", lambda: analyze.grey(image))
+               lambda: perception.backbone.run(np.stack([crop, full])))
+    context = FileContext(path.name, kind)
+    metadata = clock.time("border + metadata cues", lambda: signals.metadata_cues(
+        decoded, context, signals.border_uniformity(full)))
+    if signals.detector_skip_reason(metadata) is None:
+        picture = clock.time("detector input", lambda: detector_input(image))
+        clock.time("detector run", lambda: perception.detector.detect(picture))
+    luma = clock.time("grey copy", lambda: signals.grey(image))
     clock.time("quality + dHash",
-               lambda: (analyze.measure_quality(luma), analyze.difference_hash(luma)))
+               lambda: (signals.measure_quality(luma), signals.difference_hash(luma)))
     examined = classifier.examine(Job(path, kind, data))
     assert examined.facts is not None, examined.error
     facts = examined.facts

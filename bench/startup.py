@@ -84,13 +84,13 @@ def heavy_imports(command_args: Sequence[str], env: Mapping[str, str]) -> list[s
 
 def ctl_status_start(env: Mapping[str, str], repeats: int) -> dict[str, object]:
     """`xintuctl status` start-to-exit seconds (median) and any heavy module it imports."""
-    command = [sys.executable, "-m", "xintud.ctl", "status"]
+    command = [sys.executable, "-m", "xintud.cli.xintuctl", "status"]
     times = [wall_seconds(command, env) for _ in range(repeats)]
     bare = [wall_seconds([sys.executable, "-c", "pass"], env) for _ in range(repeats)]
     return {
         "seconds": round(median(times), 3),
         "python_startup_seconds": round(median(bare), 3),
-        "heavy_imports": heavy_imports(["-m", "xintud.ctl", "status"], env),
+        "heavy_imports": heavy_imports(["-m", "xintud.cli.xintuctl", "status"], env),
         "load_average_1min": load_average(),
     }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xintud.db import StateConnection, open_state_db
+from xintud.state.db import StateConnection, open_state_db
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ idle_unload_seconds = 0
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `xintuctl ARGS` against this daemon."""
-        return subprocess.run([sys.executable, "-m", "xintud.ctl", *args], env=self.env(),
+        return subprocess.run([sys.executable, "-m", "xintud.cli.xintuctl", *args], env=self.env(),
                               capture_output=True, text=True, timeout=60)
 
     def status(self) -> dict[str, object]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xintud.categories import CATEGORY_IDS
-from xintud.learn import predict
-from xintud.modelstore import load_models
+from xintud.core.categories import CATEGORY_IDS
+from xintud.engine.head import predict
+from xintud.engine.models.store import load_models
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO.parent / "shared" / "photos"
@@ -58,8 +58,7 @@ def test_backbone_top1_on_imagenet_sourced_photos() -> None:
 
     from PIL import Image
 
-    from xintud.analyze import run_backbone
-    from xintud.decode import decode_image
+    from xintud.engine.decode import decode_image
 
     models = load_models(threads=2)
     wnids = [item["wnid"] for item in json.loads((REPO / "models" / "imagenet_labels.json")
@@ -79,6 +78,6 @@ def test_backbone_top1_on_imagenet_sourced_photos() -> None:
                              Image.Resampling.BILINEAR)
         left, top = (image.width - 224) // 2, (image.height - 224) // 2
         crop = np.asarray(image.crop((left, top, left + 224, top + 224)), dtype=np.uint8)
-        _, probs = run_backbone(models.perception, crop[None])
+        _, probs = models.perception.backbone.run(crop[None])
         correct += int(np.argmax(probs[0]) == truth)
     assert correct / len(rows) >= 0.85, f"top-1 {correct}/{len(rows)}"

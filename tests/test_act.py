@@ -17,12 +17,17 @@ from pathlib import Path
 import pytest
 
 from tests.imagegen import write_jpeg
-from xintud import act as act_module
-from xintud.act import Actor, ActOutcome, choose_destination, part_path, rename_no_replace
-from xintud.db import open_state_db
-from xintud.hashing import sha256_file
-from xintud.journal import Action, Journal
-from xintud.xmp import read_sidecar, render_new_packet, sidecar_path, write_sidecar
+from xintud.core import fs as fs_module
+from xintud.core.fs import part_path, rename_no_replace
+from xintud.core.hashing import sha256_file
+from xintud.library import move as act_module
+from xintud.library import steps as steps_module
+from xintud.library.actor import Actor
+from xintud.library.names import choose_destination
+from xintud.library.outcome import ActOutcome
+from xintud.library.xmp import read_sidecar, render_new_packet, sidecar_path, write_sidecar
+from xintud.state.db import open_state_db
+from xintud.state.journal import Action, Journal
 
 
 class SimulatedCrash(BaseException):
@@ -278,7 +283,7 @@ def test_rename_no_replace_never_replaces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     if mode == "link-fallback":
-        monkeypatch.setattr(act_module, "_noreplace_rename_call", lambda: None)
+        monkeypatch.setattr(fs_module, "_noreplace_rename_call", lambda: None)
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_bytes(b"mine")
     b.write_bytes(b"theirs")
@@ -407,7 +412,7 @@ def test_full_disk_injected_fails_and_cleans_the_temp_file(
     def disk_full(*_args: object, **_kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "somewhere")
 
-    monkeypatch.setattr(act_module.shutil, "copyfileobj", disk_full)
+    monkeypatch.setattr(fs_module.shutil, "copyfileobj", disk_full)
     src, sha = snap(camera)
 
     outcome = Actor(journal, force_cross_device=True).move(src, library, sha)
@@ -439,7 +444,7 @@ def test_corrupted_copy_is_caught_by_verification(
         real_copy(source, target, length)
         target.write(b"\x00")  # one stray byte: what a bad cable or disk might do
 
-    monkeypatch.setattr(act_module.shutil, "copyfileobj", flipping_copy)
+    monkeypatch.setattr(fs_module.shutil, "copyfileobj", flipping_copy)
     src, sha = snap(camera)
 
     outcome = Actor(journal, force_cross_device=True).move(src, library, sha)
@@ -862,7 +867,7 @@ CRASH_POINTS = [
     "drop_cached_pages",
     "rename_no_replace",
     "fsync_dir",
-    "_fsync_dirs_after_placement",
+    "fsync_dirs_after_placement",
 ]
 
 
@@ -885,7 +890,10 @@ def test_injected_crash_after_each_step_is_recovered(
         real(*args, **kwargs)
         raise SimulatedCrash(step)
 
-    monkeypatch.setattr(act_module, step, then_crash)
+    # Patched wherever the library calls it from (the step's helpers live in several modules).
+    for module in (fs_module, steps_module, act_module):
+        if hasattr(module, step):
+            monkeypatch.setattr(module, step, then_crash)
     with pytest.raises(SimulatedCrash) if _reaches(step, cross_device) else _no_crash():
         Actor(journal, force_cross_device=cross_device).move(src, library, sha)
     monkeypatch.undo()
@@ -905,7 +913,7 @@ def test_injected_crash_after_each_step_is_recovered(
 
 def _reaches(step: str, cross_device: bool) -> bool:
     """Whether a move through this path calls `step` (the rename path skips the copy steps)."""
-    return cross_device or step in ("rename_no_replace", "fsync_dir", "_fsync_dirs_after_placement")
+    return cross_device or step in ("rename_no_replace", "fsync_dir", "fsync_dirs_after_placement")
 
 
 @contextlib.contextmanager

@@ -27,20 +27,21 @@ from PIL import Image
 
 from tests.daemonrun import DaemonTree, sha256, wait_for
 from tests.imagegen import camera_exif, jpeg_bytes, png_bomb_bytes, scene, write_jpeg
-from xintud.act import Actor, numbered_name
-from xintud.analyze import backbone_input
-from xintud.classify import Classifier
-from xintud.config import ConfigError, validate_config
-from xintud.control import encode_reply
-from xintud.ctl import format_recent, json_text
-from xintud.db import open_state_db
-from xintud.decode import DecodeError, decode_bytes, read_file_bytes
-from xintud.journal import Journal
-from xintud.modelstore import LoadedModels, load_models
-from xintud.printable import PrintableFormatter, printable
-from xintud.process import BatchProcessor
-from xintud.queue import FileQueue
-from xintud.record import FileState, Records
+from xintud.cli.xintuctl import format_recent, json_text
+from xintud.config.load import ConfigError, validate_config
+from xintud.control.protocol import encode_reply
+from xintud.core.text import PrintableFormatter, printable
+from xintud.daemon.batch import BatchProcessor
+from xintud.engine.classify import Classifier
+from xintud.engine.decode import DecodeError, decode_bytes, read_file_bytes
+from xintud.engine.models.backbone import backbone_input
+from xintud.engine.models.store import LoadedModels, load_models
+from xintud.library.actor import Actor
+from xintud.library.names import numbered_name
+from xintud.state.db import open_state_db
+from xintud.state.journal import Journal
+from xintud.state.queue import FileQueue
+from xintud.state.records import FileState, Records
 
 LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 

@@ -13,16 +13,12 @@ import pytest
 from PIL import Image
 
 from tests.imagegen import camera_exif, png_bomb_bytes, scene, write_jpeg
-from xintud.categories import CATEGORY_IDS
-from xintud.classify import Classifier, Job
-from xintud.modelstore import (
-    MODELS_DIR_ENV,
-    ModelError,
-    load_models,
-    models_dir,
-    release_model_memory,
-)
-from xintud.result import Analysis, AnalysisFailure
+from xintud.core.categories import CATEGORY_IDS
+from xintud.core.facts import Analysis, AnalysisFailure
+from xintud.engine.classify import Classifier, Job
+from xintud.engine.models.manifest import MODELS_DIR_ENV, ModelError, models_dir
+from xintud.engine.models.memory import release_model_memory
+from xintud.engine.models.store import load_models
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,19 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from xintud.categories import CATEGORY_IDS
-from xintud.config import (
+from xintud.config.load import ConfigError, load_config, validate_config
+from xintud.config.schema import (
     CategoryConfig,
     Config,
-    ConfigError,
     DaemonConfig,
     LibraryConfig,
     WatchFolder,
     layout_problem,
-    load_config,
-    render_layout,
-    validate_config,
 )
+from xintud.core.categories import CATEGORY_IDS
+from xintud.library.placement import render_layout
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -17,21 +17,19 @@ from typing import Any
 
 import pytest
 
-from xintud.control import (
+from xintud.control.protocol import (
     MAX_LINE_BYTES,
     ControlCommandError,
     ControlRequest,
-    ControlServer,
-    ControlSocketError,
     ExplainArgs,
     NoArgs,
     RecentArgs,
     RequestError,
     UndoArgs,
     parse_request,
-    peer_credentials,
-    peer_refusal,
 )
+from xintud.control.server import ControlServer
+from xintud.control.socketfile import ControlSocketError, peer_credentials, peer_refusal
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from xintud.control import ControlCommandError, ControlRequest, ControlServer
-from xintud.ctl import (
+from xintud.cli.xintuctl import (
     format_duration,
     format_explain,
     format_recent,
@@ -28,6 +27,8 @@ from xintud.ctl import (
     format_undo,
     parse_since,
 )
+from xintud.control.protocol import ControlCommandError, ControlRequest
+from xintud.control.server import ControlServer
 
 STATUS = {
     "state": "running",
@@ -68,7 +69,8 @@ EXPLAIN = {
     "action": "move",
     "dest": "/home/u/Pictures/Xintu/Food/2026/11/IMG_0042.jpg",
 }
-HEAVY = ("numpy", "onnxruntime", "PIL", "pydantic", "xintud.control")
+HEAVY = ("numpy", "onnxruntime", "PIL", "pydantic", "xintud.control.protocol",
+         "xintud.control.server")
 
 
 class FakeDaemon:
@@ -109,7 +111,7 @@ def daemon(sock_dir: Path) -> Iterator[tuple[Path, FakeDaemon]]:
 
 def xintuctl_command() -> list[str]:
     script = Path(sys.executable).parent / "xintuctl"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "xintud.ctl"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "xintud.cli.xintuctl"]
 
 
 def xintuctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -247,9 +249,9 @@ def test_xintuctl_imports_no_heavy_modules(daemon: tuple[Path, FakeDaemon]) -> N
     path, _ = daemon
     code = (
         "import io, contextlib, json, sys\n"
-        "from xintud import ctl, service\n"
+        "from xintud.cli import service, xintuctl\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"    rc = ctl.main(['--socket', {str(path)!r}, 'status'])\n"
+        f"    rc = xintuctl.main(['--socket', {str(path)!r}, 'status'])\n"
         f"print(json.dumps([rc, [m for m in {HEAVY!r} if m in sys.modules]]))\n"
     )
     proc = subprocess.run(

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.imagegen import write_jpeg
-from xintud.config import validate_config
-from xintud.daemon import Daemon
-from xintud.paths import AppPaths
-from xintud.record import FileState
+from xintud.config.load import validate_config
+from xintud.core.paths import AppPaths
+from xintud.daemon.loop import Daemon
+from xintud.state.records import FileState
 
 
 def test_an_unexpected_error_sets_only_the_guilty_photo_aside(tmp_path: Path,

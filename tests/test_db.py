@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xintud.db import (
+from xintud.state.db import (
     SCHEMA_VERSION,
     StateDBError,
     open_state_db,
@@ -18,9 +18,9 @@ from xintud.db import (
     path_to_db,
     transaction,
 )
-from xintud.journal import Journal
-from xintud.queue import FileQueue
-from xintud.record import FileRecord, FileState, Records
+from xintud.state.journal import Journal
+from xintud.state.queue import FileQueue
+from xintud.state.records import FileRecord, FileState, Records
 
 
 def _mode(path: Path) -> int:

@@ -9,7 +9,13 @@ import pytest
 from PIL import Image
 
 from tests.imagegen import camera_exif, png_bomb_bytes, scene, write_jpeg
-from xintud.decode import DRAFT_FLOOR, WORKING_SIZE, DecodeError, decode_bytes, decode_image
+from xintud.engine.decode import (
+    DRAFT_FLOOR,
+    WORKING_SIZE,
+    DecodeError,
+    decode_bytes,
+    decode_image,
+)
 
 
 def test_big_jpeg_is_decoded_near_working_size(tmp_path: Path) -> None:

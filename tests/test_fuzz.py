@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tests.imagegen import camera_exif, scene
-from xintud.classify import Classifier, Job
-from xintud.decode import DecodedImage, DecodeError, decode_bytes
-from xintud.modelstore import load_models
-from xintud.result import Analysis, AnalysisFailure
+from xintud.core.facts import Analysis, AnalysisFailure
+from xintud.engine.classify import Classifier, Job
+from xintud.engine.decode import DecodedImage, DecodeError, decode_bytes
+from xintud.engine.models.store import load_models
 
 # Generous for a shared 2-core machine; a hang or a gigapixel allocation takes far longer.
 DECODE_SECONDS = 5.0

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.clocks import TickingClock
-from xintud.db import open_state_db, transaction
-from xintud.journal import Journal
+from xintud.state.db import open_state_db, transaction
+from xintud.state.journal import Journal
 
 SHA = "f" * 64
 SRC = Path("/camera/IMG_0001.jpg")

@@ -171,7 +171,8 @@ def run_xintuctl_burst(tree: DaemonTree) -> tuple[float, list[str]]:
     commands = [["--json", "status"], ["status"], ["recent", "-n", "5"]]
     started = time.monotonic()
     processes = [
-        subprocess.Popen([sys.executable, "-m", "xintud.ctl", *commands[i % len(commands)]],
+        subprocess.Popen([sys.executable, "-m", "xintud.cli.xintuctl",
+                          *commands[i % len(commands)]],
                          env=tree.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
         for i in range(CONCURRENT_CLIENTS)

@@ -11,7 +11,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from xintud.paths import (
+from xintud.core.paths import (
     UnsafeDirectoryError,
     app_paths,
     ensure_private_dir,

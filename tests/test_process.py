@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 
 from tests.imagegen import camera_exif, write_jpeg
-from xintud.act import Actor
-from xintud.classify import Classifier
-from xintud.config import Config, validate_config
-from xintud.db import open_state_db
-from xintud.journal import Journal
-from xintud.modelstore import LoadedModels, load_models
-from xintud.process import BatchProcessor
-from xintud.queue import FileQueue
-from xintud.record import FileState, Records
+from xintud.config.load import validate_config
+from xintud.config.schema import Config
+from xintud.daemon.batch import BatchProcessor
+from xintud.engine.classify import Classifier
+from xintud.engine.models.store import LoadedModels, load_models
+from xintud.library.actor import Actor
+from xintud.state.db import open_state_db
+from xintud.state.journal import Journal
+from xintud.state.queue import FileQueue
+from xintud.state.records import FileState, Records
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from xintud.db import open_state_db
-from xintud.queue import FileQueue
+from xintud.state.db import open_state_db
+from xintud.state.queue import FileQueue
 
 
 class FakeClock:

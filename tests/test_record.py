@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.clocks import TickingClock
-from xintud.categories import CATEGORY_IDS
-from xintud.db import open_state_db
-from xintud.record import FileRecord, FileState, Records
+from xintud.core.categories import CATEGORY_IDS
+from xintud.state.db import open_state_db
+from xintud.state.records import FileRecord, FileState, Records
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64

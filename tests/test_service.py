@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from xintud.service import (
+from xintud.cli.service import (
     LAUNCHD_PLIST_TEMPLATE,
     SYSTEMD_UNIT_TEMPLATE,
     ServiceContext,
@@ -53,7 +53,7 @@ def fake_tool(bin_dir: Path, name: str, exit_code: int = 0, stderr: str = "") ->
 
 def xintuctl_service(action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "xintuctl"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "xintud.ctl"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "xintud.cli.xintuctl"]
     return subprocess.run(
         [*command, "service", action],
         capture_output=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xintud.settle import Settler, is_ignored, is_ignored_name, is_image_name
+from xintud.intake.settle import Settler, is_ignored, is_ignored_name, is_image_name
 
 SETTLE = 2.0
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from xintud.settle import Settler
-from xintud.watch import FolderWatcher, reconcile_scan
+from xintud.intake.scan import reconcile_scan
+from xintud.intake.settle import Settler
+from xintud.intake.watch import FolderWatcher
 
 SETTLE = 0.4
 DEADLINE = 10.0
@@ -314,7 +315,7 @@ def test_missing_folder_is_logged_and_others_are_watched(
 ):
     missing = tmp_path / "Screenshots"
     harness = Harness([Folder(missing, "screenshots"), Folder(watch_root)])
-    with caplog.at_level(logging.WARNING, logger="xintud.watch"):
+    with caplog.at_level(logging.WARNING, logger="xintud.intake.watch"):
         harness.watcher.start()
         harness.watcher.start()  # a retry does not repeat the warning
     try:
@@ -445,7 +446,7 @@ def test_reconcile_scan_handles_missing_nested_and_duplicate_folders(tmp_path: P
 
 
 def test_reconcile_scan_accepts_config_watch_folder(tmp_path: Path):
-    config = pytest.importorskip("xintud.config")
+    config = pytest.importorskip("xintud.config.schema")
     photo = tmp_path / "IMG_1.jpg"
     photo.write_bytes(jpeg_bytes((16, 16)))
     folder = config.WatchFolder(path=tmp_path, kind="camera")

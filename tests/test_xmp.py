@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.imagegen import write_jpeg
-from xintud.xmp import (
+from xintud.library.xmp import (
+    read_sidecar,
+    remove_xintud_keywords,
+    render_new_packet,
+    sidecar_path,
+    write_sidecar,
+)
+from xintud.library.xmp_packet import (
     DC_SUBJECT,
     LR_HIERARCHICAL_SUBJECT,
     NS_DC,
@@ -19,11 +26,6 @@ from xintud.xmp import (
     NS_RDF,
     NS_X,
     XmpError,
-    read_sidecar,
-    remove_xintud_keywords,
-    render_new_packet,
-    sidecar_path,
-    write_sidecar,
 )
 
 RDF = f"{{{NS_RDF}}}"

@@ -30,18 +30,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xintud.analyze import FileContext, analyze_batch  # noqa: E402
-from xintud.categories import CATEGORY_IDS  # noqa: E402
-from xintud.classify import Job, prepare  # noqa: E402
-from xintud.features import FEATURE_NAMES, SIGNAL_NAMES, feature_vector  # noqa: E402
-from xintud.hashing import sha256_file  # noqa: E402
-from xintud.learn import predict, save_head, train_head  # noqa: E402
-from xintud.modelstore import (  # noqa: E402
-    HeadWeights,
-    Perception,
-    open_session,
-    read_labels,
-)
+from xintud.core.categories import CATEGORY_IDS  # noqa: E402
+from xintud.core.facts import FileContext  # noqa: E402
+from xintud.core.hashing import sha256_file  # noqa: E402
+from xintud.engine.analyze import analyze_batch  # noqa: E402
+from xintud.engine.classify import Job, prepare  # noqa: E402
+from xintud.engine.features import FEATURE_NAMES, SIGNAL_NAMES, feature_vector  # noqa: E402
+from xintud.engine.head import HeadWeights, predict, save_head  # noqa: E402
+from xintud.engine.models.manifest import read_manifest as read_model_manifest  # noqa: E402
+from xintud.engine.models.store import Perception, build_perception, read_labels  # noqa: E402
+from xintud.learning.fit import train_head  # noqa: E402
 
 # (L2 strength, signal gain) pairs the inner folds choose from; see learn.train_head.
 GRID = tuple((l2, gain) for l2 in (0.01, 0.03, 0.1) for gain in (3.0, 5.0))
@@ -207,11 +205,9 @@ def load_or_compute(args: argparse.Namespace, rows: list[tuple[str, str]]) -> Da
         with np.load(cache) as saved:
             return Dataset(list(saved["files"]), saved["features"], saved["labels"],
                            list(saved["dhashes"]))
-    perception = Perception(
-        backbone=open_session(models / args.backbone, args.threads),
-        detector=open_session(models / args.detector, args.threads),
-        labels=read_labels(models / "imagenet_labels.json", models / "coco_labels.json"),
-    )
+    labels = read_labels(models / "imagenet_labels.json", models / "coco_labels.json")
+    perception = build_perception(models / args.backbone, models / args.detector,
+                                  read_model_manifest(models), labels, args.threads)
     data = compute_features(Path(args.photos), perception, rows)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, files=np.array(data.files), features=data.features, labels=data.labels,

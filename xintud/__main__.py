@@ -1,5 +1,5 @@
 """`python -m xintud` is the `xintud` command."""
 
-from xintud.cli import main
+from xintud.cli.xintud import main
 
 raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Command lines: `xintud` (the daemon and offline commands), `xintuctl`, login service files."""

@@ -1,0 +1,332 @@
+"""xintuctl: steer a running xintud over its control socket.
+
+This runs on every keystroke-level command, so it must start fast: standard library only (plus
+xintud.paths, which uses platformdirs). Never import numpy, onnxruntime, PIL or pydantic here,
+nor control.protocol (it needs pydantic); the wire format is plain JSON lines.
+
+Exit codes: 0 ok, 1 the daemon answered with an error (or spoke nonsense), 2 bad usage,
+3 the daemon is not running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from xintud.control.client import (
+    DEFAULT_TIMEOUT_S,
+    ControlReplyError,
+    DaemonNotRunning,
+    default_socket_path,
+    not_running_message,
+    request,
+)
+from xintud.core.text import printable
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NOT_RUNNING = 3
+UNDO_ALL = 10000  # the protocol's ceiling for `count`, used when only --since is given
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+# ---------------------------------------------------------------------------------------------
+# Talking to the daemon
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """Unix time from ISO 8601 ("2026-11-29T14:00", local time if no zone) or "10m"/"2h"/"1d"."""
+    now = time.time() if now is None else now
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if match:
+        return now - float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    iso = text.strip()
+    if iso.endswith(("Z", "z")):  # fromisoformat before 3.11 does not take "Z"
+        iso = iso[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use ISO 8601 (2026-11-29T14:00) or an age like 10m, 2h, 1d"
+        ) from None
+
+
+def _positive_int(limit: int) -> Any:
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"{value} is out of range 1..{limit}")
+        return value
+
+    return check
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The xintuctl command line."""
+    parser = argparse.ArgumentParser(prog="xintuctl", description="Control the xintud daemon.")
+    parser.add_argument("--json", action="store_true", help="print the raw result as JSON")
+    parser.add_argument("--socket", type=Path, help="control socket path (default: per user)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("status", help="counters, model and the last action")
+    sub.add_parser("pause", help="stop processing new photos (watching goes on)")
+    sub.add_parser("resume", help="process photos again")
+    scan = sub.add_parser("scan", help="rescan the watched folders (or PATH) for missed photos")
+    scan.add_argument("path", nargs="?", help="a file or folder; default: every watched folder")
+    recent = sub.add_parser("recent", help="the last processed files")
+    recent.add_argument(
+        "-n", dest="limit", type=_positive_int(1000), default=20, help="how many (default 20)"
+    )
+    explain = sub.add_parser("explain", help="why a photo got its category")
+    explain.add_argument("path", help="the photo (where it is now or where it was)")
+    undo = sub.add_parser("undo", help="undo the last action(s): move files back")
+    undo.add_argument(
+        "count",
+        nargs="?",
+        type=_positive_int(UNDO_ALL),
+        help=f"how many actions (default 1, or up to {UNDO_ALL} with --since)",
+    )
+    undo.add_argument(
+        "--since",
+        type=parse_since,
+        metavar="TIME",
+        help="only actions since TIME: ISO 8601 or an age like 10m, 2h, 1d",
+    )
+    sub.add_parser("reload", help="re-read the config file")
+    service = sub.add_parser("service", help="start xintud at login (systemd/launchd)")
+    service.add_argument("action", choices=["install", "uninstall"])
+    return parser
+
+
+def request_args(ns: argparse.Namespace) -> dict[str, Any]:
+    """The protocol `args` for a parsed command line."""
+    if ns.command == "scan":
+        return {"path": _absolute(ns.path)} if ns.path else {}
+    if ns.command == "recent":
+        return {"limit": ns.limit}
+    if ns.command == "explain":
+        return {"path": _absolute(ns.path)}
+    if ns.command == "undo":
+        count = ns.count or (UNDO_ALL if ns.since is not None else 1)
+        return {"count": count, "since": ns.since}
+    return {}
+
+
+def _absolute(path: str) -> str:
+    # The daemon has its own working directory: send what the user meant from here.
+    return os.path.abspath(os.path.expanduser(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Human output
+
+
+def format_duration(seconds: float) -> str:
+    """A short age: 45s, 12m, 3h 05m, 2d 4h."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, _ = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def _score(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) else "?"
+
+
+def format_status(result: Mapping[str, Any]) -> str:
+    """Three or four lines: state and counters, per-category counts, last action, pid/uptime."""
+    head = [
+        f"xintud {result.get('state', '?')}",
+        f"model {result.get('model', '?')}",
+        f"queue {result.get('queue', '?')}",
+        f"processed {result.get('processed', '?')}",
+        f"failed {result.get('failed', '?')}",
+    ]
+    if result.get("skipped"):
+        head.append(f"skipped {result['skipped']}")
+    lines = [" · ".join(head)]
+    counts = result.get("per_category") or {}
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines.append("  " + ("  ".join(f"{cat} {n}" for cat, n in ranked) or "nothing sorted yet"))
+    if result.get("last_action"):
+        lines.append(f"  last: {printable(str(result['last_action']))}")
+    pid, uptime = result.get("pid"), result.get("uptime_s")
+    if pid is not None or uptime is not None:
+        up = format_duration(uptime) if isinstance(uptime, (int, float)) else "?"
+        lines.append(f"  pid {pid if pid is not None else '?'} · up {up}")
+    return "\n".join(lines)
+
+
+def format_recent_item(item: Mapping[str, Any]) -> str:
+    """One line per file: when, state, name, category and what was done."""
+    when = item.get("time")
+    stamp = (
+        datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M")
+        if isinstance(when, (int, float))
+        else "????-??-?? ??:??"
+    )
+    parts = [stamp, f"{item.get('state', '?'):<8}", Path(str(item.get("file", "?"))).name]
+    if item.get("category"):
+        parts.append(f"{item['category']} {_score(item.get('confidence'))}")
+    if item.get("action"):
+        parts.append(f"{item['action']} -> {item['dest']}" if item.get("dest") else item["action"])
+    if item.get("reason"):
+        parts.append(f"({item['reason']})")
+    # File names may hold newlines or escape codes: one file stays one line.
+    return printable("  ".join(parts))
+
+
+def format_recent(result: Mapping[str, Any]) -> str:
+    """The recent list, oldest line first as the daemon sent it."""
+    items = result.get("items") or []
+    return "\n".join(format_recent_item(i) for i in items) if items else "no files processed yet"
+
+
+def format_explain(result: Mapping[str, Any], top: int = 5) -> str:
+    """Why a photo got its category: scores, ImageNet labels, detections, metadata cues."""
+    lines = [printable(str(result.get("path", "?")))]
+    verdict = f"  category: {result.get('category') or 'none'} ({_score(result.get('confidence'))})"
+    state = f"  state: {result.get('state', '?')}"
+    if result.get("action"):
+        state += f" · {result['action']}" + (f" -> {result['dest']}" if result.get("dest") else "")
+    lines += [verdict, printable(state)]
+    scores = result.get("scores") or {}
+    if scores:
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        lines.append("  scores: " + "  ".join(f"{c} {_score(p)}" for c, p in ranked))
+    evidence = result.get("evidence") or {}
+    labels = evidence.get("imagenet") or []
+    if labels:
+        shown = sorted(labels, key=lambda e: -e.get("p", 0))[:top]
+        lines.append(
+            "  imagenet: " + ", ".join(f"{e.get('label')} {_score(e.get('p'))}" for e in shown)
+        )
+    detections = evidence.get("detections") or []
+    lines.append(
+        "  detections: "
+        + (", ".join(f"{d.get('label')} {_score(d.get('score'))}" for d in detections) or "none")
+    )
+    metadata = evidence.get("metadata") or {}
+    if metadata:
+        lines.append("  metadata: " + ", ".join(f"{k}={v}" for k, v in metadata.items()))
+    return "\n".join(lines)
+
+
+def format_undo(result: Mapping[str, Any]) -> str:
+    """One line per undone action: where the file went back to."""
+    undone = result.get("undone") or []
+    if not undone:
+        return "nothing to undo"
+    lines = []
+    for item in undone:
+        line = f"{item.get('dst')} -> {item.get('src')}"
+        if item.get("message"):
+            line += f"  ({item['message']})"
+        lines.append(printable(line))
+    return "\n".join(lines)
+
+
+_SIMPLE_DEFAULTS = {
+    "pause": "xintud paused",
+    "resume": "xintud resumed",
+    "reload": "config reloaded",
+    "scan": "scan started",
+}
+
+
+def format_simple(cmd: str, result: Mapping[str, Any]) -> str:
+    """pause/resume/reload/scan: the daemon's `message`, else a standard line."""
+    if result.get("message"):
+        return str(result["message"])
+    if cmd == "scan" and isinstance(result.get("queued"), int):
+        return f"scan queued {result['queued']} file(s)"
+    return _SIMPLE_DEFAULTS.get(cmd, "ok")
+
+
+def json_text(result: Mapping[str, Any]) -> str:
+    """The result as indented JSON; names that are not UTF-8 stay \\udcXX escapes."""
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(result, indent=2)
+    return text
+
+
+def format_result(cmd: str, result: Mapping[str, Any]) -> str:
+    """Human text for any command's result."""
+    formatters = {
+        "status": format_status,
+        "recent": format_recent,
+        "explain": format_explain,
+        "undo": format_undo,
+    }
+    formatter = formatters.get(cmd)
+    return formatter(result) if formatter else format_simple(cmd, result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def run_service(action: str) -> int:
+    """`xintuctl service install|uninstall`."""
+    from xintud.cli import service  # standard library only
+
+    return service.install_service() if action == "install" else service.uninstall_service()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run xintuctl; return (and, as a console script, exit with) the exit code."""
+    ns = build_parser().parse_args(argv)
+    if ns.command == "service":
+        return run_service(ns.action)
+    try:
+        socket_path = ns.socket or default_socket_path()
+    except OSError as exc:
+        print(f"xintuctl: cannot find the control socket: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        result = request(socket_path, ns.command, request_args(ns), timeout=ns.timeout)
+    except DaemonNotRunning as exc:
+        print(not_running_message(str(exc)), file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except ControlReplyError as exc:
+        print(f"xintuctl: {ns.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"xintuctl: cannot reach xintud at {socket_path}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if ns.json:
+        print(json_text(result))
+    else:
+        print(format_result(ns.command, result))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""`xintud`: run the daemon (no subcommand) or classify files from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from xintud import __version__
+
+# Extensions `classify` looks at when walking a folder; files named explicitly are always tried.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif",
+                            ".tiff", ".heic", ".heif"})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface of `xintud`."""
+    parser = argparse.ArgumentParser(
+        prog="xintud",
+        description="Sort a photo library on this machine. With no command, run the daemon.",
+    )
+    parser.add_argument("--version", action="version", version=f"xintud {__version__}")
+    parser.add_argument("--config", type=Path, help="config file (default: the user config dir)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    commands = parser.add_subparsers(dest="command")
+    classify = commands.add_parser(
+        "classify", help="classify image files or folders (recursively) and print the result"
+    )
+    classify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    classify.add_argument("--json", action="store_true", help="one JSON object per line")
+    classify.add_argument("--embedding", action="store_true",
+                          help="include the 1280-d embedding in --json output")
+    classify.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 2),
+                          help="inference threads (default: %(default)s)")
+    classify.add_argument("--batch-size", type=int, default=8)
+    classify.add_argument("--kind", choices=("camera", "screenshots"),
+                          help="treat the files as coming from this kind of folder")
+    return parser
+
+
+def iter_image_paths(paths: Sequence[Path]) -> Iterator[Path]:
+    """Files as given, and image files under folders (sorted, recursive, no dot-dirs)."""
+    for path in paths:
+        if path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES:
+            yield from _walk_folder(path)
+        else:
+            yield path
+
+
+def _walk_folder(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                yield Path(root) / name
+
+
+def format_plain(result: object) -> str:
+    """One human line: `name  category  0.93`, or `name  error: ...`."""
+    from xintud.core.facts import Analysis
+    from xintud.core.text import printable
+
+    if isinstance(result, Analysis):
+        return printable(f"{result.path}  {result.category}  {result.confidence:.2f}")
+    return printable(f"{result.path}  error: {result.error}")  # type: ignore[attr-defined]
+
+
+def format_json(result: object, with_embedding: bool) -> str:
+    """One JSON line per result; the embedding only when asked for."""
+    from xintud.core.facts import Analysis, result_to_json
+
+    exclude = None if with_embedding or not isinstance(result, Analysis) else {"embedding"}
+    return result_to_json(result, exclude=exclude)  # type: ignore[arg-type]
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    """`xintud classify`: exit 0 when every file was classified, 1 when some failed."""
+    from xintud.core.facts import AnalysisFailure
+    from xintud.engine.classify import Classifier, Job
+    from xintud.engine.models.manifest import ModelError
+    from xintud.engine.models.store import load_models
+
+    try:
+        models = load_models(threads=args.threads)
+    except ModelError as exc:
+        print(f"xintud: {exc}", file=sys.stderr)
+        return 2
+    failures = 0
+    jobs = (Job(path, args.kind) for path in iter_image_paths(args.paths))
+    with Classifier(models, batch_size=args.batch_size, decode_threads=2) as classifier:
+        for result in classifier.classify(jobs):
+            failures += isinstance(result, AnalysisFailure)
+            line = format_json(result, args.embedding) if args.json else format_plain(result)
+            print(line, flush=True)
+    return 1 if failures else 0
+
+
+def configure_logging(verbose: bool) -> None:
+    """Plain lines on stderr: journald and launchd add their own timestamps.
+
+    File names are escaped (a name with a newline stays on one line), and Python warnings —
+    Pillow's about damaged EXIF, say — become log lines too instead of raw stderr text.
+    """
+    from xintud.core.text import PrintableFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter(
+        "%(levelname)s %(message)s" if not sys.stderr.isatty()
+        else "%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    warnings.showwarning = log_warning
+
+
+def log_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                file: object = None, line: str | None = None) -> None:
+    """warnings.showwarning as one log line (the stock one prints the source line below it)."""
+    logging.getLogger("py.warnings").warning("%s: %s", category.__name__, str(message))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `xintud` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "classify":
+        return run_classify(args)
+    configure_logging(args.verbose)
+    from xintud.daemon.main import run_daemon
+
+    return run_daemon(args.config)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

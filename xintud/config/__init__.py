@@ -1,0 +1,1 @@
+"""Config: the one TOML file — its schema (schema.py) and its loading (load.py)."""

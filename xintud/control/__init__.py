@@ -1,0 +1,1 @@
+"""Control: the Unix socket between xintuctl and the daemon — protocol, server, handlers, client."""

@@ -1,0 +1,172 @@
+"""The control protocol: newline-delimited JSON requests and replies, and the command registry.
+
+Wire format: each request is one line `{"cmd": "...", "args": {...}}`; each gets exactly one
+response line, `{"ok": true, "result": {...}}` or `{"ok": false, "error": "..."}`. A connection
+may carry several requests, answered in order.
+
+`ARGS_MODELS` is the one registry of commands: the server accepts exactly these, the handlers
+have one method per entry, and xintuctl has one subcommand per entry (a test holds the three
+together).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+MAX_LINE_BYTES = 64 * 1024
+
+
+Command = Literal["status", "pause", "resume", "scan", "recent", "explain", "undo", "reload"]
+
+
+class NoArgs(BaseModel):
+    """Arguments of commands that take none (status, pause, resume, reload)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ScanArgs(NoArgs):
+    """`scan`: rescan every watched folder, or only `path`."""
+
+    path: str | None = None
+
+
+class RecentArgs(NoArgs):
+    """`recent`: the last `limit` processed files."""
+
+    limit: int = Field(20, ge=1, le=1000)
+
+
+class ExplainArgs(NoArgs):
+    """`explain`: the analysis record of one file."""
+
+    path: str = Field(min_length=1)
+
+
+class UndoArgs(NoArgs):
+    """`undo`: undo the last `count` actions, only those done at or after `since` (unix time)."""
+
+    count: int = Field(1, ge=1, le=10000)
+    since: float | None = Field(None, allow_inf_nan=False)
+
+
+CommandArgs = ScanArgs | RecentArgs | ExplainArgs | UndoArgs | NoArgs
+
+
+ARGS_MODELS: dict[str, type[NoArgs]] = {
+    "status": NoArgs,
+    "pause": NoArgs,
+    "resume": NoArgs,
+    "scan": ScanArgs,
+    "recent": RecentArgs,
+    "explain": ExplainArgs,
+    "undo": UndoArgs,
+    "reload": NoArgs,
+}
+
+
+class ControlRequest(BaseModel):
+    """One validated request; `args` is the model for `cmd` (e.g. RecentArgs for "recent")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cmd: Command
+    args: CommandArgs = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _validate_args_for_cmd(cls, value: Any, info: ValidationInfo) -> Any:
+        cmd = info.data.get("cmd")
+        if cmd is None:
+            return NoArgs()  # cmd itself is invalid: report that error alone
+        if value is None:
+            value = {}
+        try:
+            return ARGS_MODELS[cmd].model_validate(value)
+        except ValidationError as exc:
+            raise PydanticCustomError(
+                "invalid_args", "{detail}", {"detail": _describe_errors(exc, prefix="args")}
+            ) from None
+
+
+def _describe_errors(exc: ValidationError, prefix: str = "") -> str:
+    """Turn a ValidationError into one readable line: `args.limit: Input should be ...`."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        if error["type"] == "invalid_args":
+            parts.append(error["msg"])
+            continue
+        loc = ".".join(str(p) for p in error["loc"])
+        where = ".".join(p for p in (prefix, loc) if p) or "request"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def parse_request(line: bytes | str) -> ControlRequest:
+    """Parse one request line; raise RequestError with a message meant for the client."""
+    try:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+    except UnicodeDecodeError:
+        raise RequestError("malformed request: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise RequestError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        # `[[[[...` within the size limit: json recurses per level. Not a ValueError, and
+        # uncaught it would leave the client without a reply.
+        raise RequestError("malformed request: JSON nested too deeply") from None
+    try:
+        return ControlRequest.model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(f"invalid request: {_describe_errors(exc)}") from None
+
+
+class RequestError(ValueError):
+    """A request line that is not valid JSON or not a valid ControlRequest."""
+
+
+class ControlCommandError(Exception):
+    """Raise from a handler for expected failures (unknown file, bad path): logged briefly."""
+
+
+def _json_default(value: object) -> object:
+    """Let handlers return Paths and enums; anything else unknown is a bug worth reporting."""
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def encode_reply(reply: Mapping[str, Any]) -> bytes:
+    """One response line, UTF-8, newline-terminated."""
+    text = json.dumps(reply, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        # A file name that is not UTF-8 (Python holds its bytes as surrogate escapes): send
+        # \udcXX escapes, which json.loads turns back into that same Python path.
+        text = json.dumps(reply, separators=(",", ":"), default=_json_default)
+        return text.encode("ascii") + b"\n"
+
+
+def error_reply(message: str) -> bytes:
+    """The response line for a failed request."""
+    return encode_reply({"ok": False, "error": message})

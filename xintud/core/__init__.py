@@ -1,0 +1,1 @@
+"""Core: what every stage shares — categories, photo facts, files, hashes, text, paths."""

@@ -1,0 +1,129 @@
+"""What is known about a photo: the facts the engine draws and the result contract it returns.
+
+`Analysis` / `AnalysisFailure` are the shapes `xintud classify --json` prints and the daemon
+stores, one per file, enough for `xintuctl explain` to say "why here?"; they are pydantic
+models so that a stored result can be read back and checked. `Facts` is the engine's working
+form of the same evidence (with the raw arrays), which the decide stage and training read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from xintud.core.text import json_text
+
+
+class ImageNetGuess(BaseModel):
+    """One of the backbone's top ImageNet-1k classes."""
+
+    wnid: str
+    label: str
+    p: float
+
+
+class Detection(BaseModel):
+    """One COCO object found by the detector; box is (x0, y0, x1, y1) as fractions of the image."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+
+
+class MetadataCues(BaseModel):
+    """What the file and its place say, independent of the pixels."""
+
+    format: str
+    width: int
+    height: int
+    camera_exif: bool = Field(description="EXIF names a camera make or model")
+    camera: str | None = None
+    software: str | None = None
+    taken_at: str | None = Field(None, description="EXIF date/time the photo was taken, ISO 8601")
+    screenshot_name: bool = Field(description="file name looks like a screenshot")
+    screenshot_folder: bool = Field(description="found in a watch folder of kind 'screenshots'")
+    screen_size: bool = Field(description="pixel size matches a common phone or desktop screen")
+    border_uniformity: float = Field(description="0..1, how plain the image border is")
+
+
+class Quality(BaseModel):
+    """Photo quality hints; suggestions only, nothing is ever deleted for quality."""
+
+    sharpness: float = Field(description="variance of the Laplacian at 448 px; low means blurry")
+    brightness: float = Field(description="mean luma 0..1")
+    dark_clip: float = Field(description="fraction of nearly black pixels")
+    bright_clip: float = Field(description="fraction of nearly white pixels")
+    suggestions: list[str] = Field(default_factory=list)
+
+
+class Evidence(BaseModel):
+    """Why the category was chosen."""
+
+    imagenet: list[ImageNetGuess]
+    detections: list[Detection]
+    metadata: MetadataCues
+    rules: list[str] = Field(default_factory=list, description="explicit rules that applied")
+
+
+class Analysis(BaseModel):
+    """The full result for one file that could be analysed."""
+
+    path: str
+    category: str
+    confidence: float
+    scores: dict[str, float]
+    evidence: Evidence
+    quality: Quality
+    sha256: str
+    dhash: str = Field(description="64-bit difference hash, hex, for near-duplicate search")
+    model: str
+    embedding: list[float] | None = Field(
+        None, description="backbone embedding; kept out of JSON output unless asked for"
+    )
+
+
+class AnalysisFailure(BaseModel):
+    """A file that could not be analysed, and why."""
+
+    path: str
+    error: str
+    sha256: str | None = None
+    model: str | None = None
+
+
+def result_to_json(result: Analysis | AnalysisFailure, exclude: set[str] | None = None) -> str:
+    """One line of JSON for a result, as `model_dump_json` writes it — except that a path that
+    is not UTF-8 is written with \\udcXX escapes instead of failing (see core.text.json_text);
+    `analysis_from_json` reads it back to the same path."""
+    return json_text(result.model_dump(mode="json", exclude=exclude))
+
+
+def analysis_from_json(text: str | bytes) -> Analysis:
+    """Inverse of `result_to_json` for an Analysis (pydantic's own JSON parser refuses the
+    \\udcXX escapes of a non-UTF-8 path)."""
+    return Analysis.model_validate(json.loads(text))
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """What the pipeline knows about a file besides its bytes."""
+
+    name: str
+    folder_kind: str | None = None  # "camera" | "screenshots" | None (unknown)
+
+
+@dataclass
+class Facts:
+    """Everything the decide stage needs about one picture."""
+
+    embedding: np.ndarray  # [1280] float32
+    imagenet_probs: np.ndarray  # [1000] float32, softmax of the logits
+    imagenet_top: list[ImageNetGuess]
+    detections: list[Detection]
+    metadata: MetadataCues
+    quality: Quality
+    dhash: str
+    notes: list[str] = field(default_factory=list)  # what was left out and why, for explain

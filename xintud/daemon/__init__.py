@@ -1,0 +1,1 @@
+"""Daemon: assembles intake → engine → library → state into the long-running service."""

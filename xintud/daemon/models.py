@@ -1,0 +1,54 @@
+"""The models in the daemon: loaded when the first photo comes, dropped again when it is idle."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from xintud.engine.classify import Classifier
+from xintud.engine.models.manifest import ModelError, models_dir, read_manifest
+from xintud.engine.models.memory import release_model_memory, use_one_malloc_arena
+from xintud.engine.models.store import load_models
+
+logger = logging.getLogger("xintud")
+
+
+class ModelHolder:
+    """Loads the models on first use and drops them after an idle time (memory back to the OS)."""
+
+    def __init__(self, threads: int, batch_size: int) -> None:
+        self.threads = threads
+        self.batch_size = batch_size
+        self._classifier: Classifier | None = None
+        self.last_used = time.monotonic()
+        use_one_malloc_arena()  # before any worker thread: what unload frees stays returnable
+
+    def get(self) -> Classifier:
+        """The classifier, loading the models if they are not loaded."""
+        if self._classifier is None:
+            started = time.monotonic()
+            self._classifier = Classifier(load_models(self.threads), batch_size=self.batch_size)
+            logger.info("models loaded in %.1f s", time.monotonic() - started)
+        self.last_used = time.monotonic()
+        return self._classifier
+
+    @property
+    def loaded(self) -> bool:
+        """True while the models are in memory."""
+        return self._classifier is not None
+
+    def unload(self) -> None:
+        """Drop the models and give their memory back; the next get() loads them again."""
+        if self._classifier is not None:
+            self._classifier.close()
+            self._classifier = None
+            release_model_memory()
+            logger.info("models unloaded after being idle; they load again when a photo arrives")
+
+
+def model_version() -> str:
+    """The shipped models' version, read from the manifest without loading anything."""
+    try:
+        return read_manifest(models_dir()).version
+    except ModelError:
+        return "unknown (manifest unreadable)"

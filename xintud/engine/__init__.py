@@ -1,0 +1,1 @@
+"""Engine: bytes and metadata in, facts and a category out — decode, analyze, decide. Pure."""

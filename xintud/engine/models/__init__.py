@@ -1,0 +1,1 @@
+"""The shipped networks: manifest and sha256 checks, sessions, backbone and detector."""

@@ -1,0 +1,130 @@
+"""Signals besides the networks: what the file says (metadata, screenshot cues), quality, dHash.
+
+Cheap measures on the decoded picture and its metadata; the head sees them next to the
+embedding (features.py), and `explain` shows them as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from PIL import Image
+
+from xintud.core.facts import FileContext, MetadataCues, Quality
+from xintud.engine.decode import DecodedImage
+
+SCREENSHOT_NAME = re.compile(
+    r"(screenshot|screen[ _-]?shot|screen[ _-]?capture|scrnli|截屏|截图|屏幕截图|屏幕快照|"
+    r"スクリーンショット|bildschirmfoto|capture d.écran|captura de pantalla)",
+    re.IGNORECASE,
+)
+
+
+# Widths (short side) of common phone screens and the usual desktop resolutions.
+PHONE_WIDTHS = frozenset({640, 720, 750, 828, 1080, 1125, 1170, 1179, 1206, 1242, 1284, 1290,
+                          1320, 1440, 1536, 1620, 1668, 2048})
+
+
+DESKTOP_SIZES = frozenset({(1280, 720), (1280, 800), (1366, 768), (1440, 900), (1536, 864),
+                           (1600, 900), (1680, 1050), (1920, 1080), (1920, 1200), (2560, 1440),
+                           (2560, 1600), (2880, 1800), (3024, 1964), (3456, 2234), (3840, 2160)})
+
+
+def grey(image: Image.Image, size: int = 256) -> np.ndarray:
+    """A small float greyscale copy (0..1) for quality and layout measures."""
+    small = image.convert("L")
+    if min(small.size) > size:
+        scale = size / min(small.size)
+        new_size = (max(1, round(small.width * scale)), max(1, round(small.height * scale)))
+        small = small.resize(new_size, Image.Resampling.BILINEAR)
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def measure_quality(luma: np.ndarray) -> Quality:
+    """Sharpness (Laplacian variance), brightness and clipping, with plain-language hints."""
+    if min(luma.shape) >= 3:
+        lap = (luma[1:-1, :-2] + luma[1:-1, 2:] + luma[:-2, 1:-1] + luma[2:, 1:-1]
+               - 4 * luma[1:-1, 1:-1])
+        sharpness = float(lap.var() * 1000)
+    else:
+        sharpness = 0.0
+    brightness = float(luma.mean())
+    dark = float((luma < 0.03).mean())
+    bright = float((luma > 0.97).mean())
+    suggestions = []
+    if sharpness < 0.5:
+        suggestions.append("looks blurry")
+    if brightness < 0.15 or dark > 0.5:
+        suggestions.append("looks underexposed")
+    if brightness > 0.9 or bright > 0.5:
+        suggestions.append("looks overexposed")
+    return Quality(sharpness=round(sharpness, 3), brightness=round(brightness, 4),
+                   dark_clip=round(dark, 4), bright_clip=round(bright, 4), suggestions=suggestions)
+
+
+def border_uniformity(view: np.ndarray) -> float:
+    """How plain the picture's border is: 1 for one flat colour, near 0 for busy scenes.
+
+    ID photos and studio portraits sit on a plain background; the border is where it shows.
+    `view` is the whole picture squashed (full_view_input), brought down to 64x64 here.
+    """
+    small = Image.fromarray(view).resize((64, 64), Image.Resampling.BILINEAR)
+    rgb = np.asarray(small, dtype=np.float32) / 255.0
+    border = np.concatenate([rgb[:4].reshape(-1, 3), rgb[-4:].reshape(-1, 3),
+                             rgb[:, :4].reshape(-1, 3), rgb[:, -4:].reshape(-1, 3)])
+    spread = float(np.abs(border - np.median(border, axis=0)).mean())
+    return round(max(0.0, 1.0 - spread * 8.0), 4)
+
+
+def difference_hash(luma: np.ndarray) -> str:
+    """64-bit dHash: compares neighbouring pixels of a 9x8 thumbnail; robust to resizing."""
+    thumb = Image.fromarray((luma * 255).astype(np.uint8)).resize((9, 8), Image.Resampling.BILINEAR)
+    pixels = np.asarray(thumb, dtype=np.int16)
+    bits = (pixels[:, 1:] > pixels[:, :-1]).flatten()
+    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
+
+
+def is_screen_size(width: int, height: int) -> bool:
+    """True when the size is that of a phone or desktop screen (either orientation)."""
+    short, long = sorted((width, height))
+    if (long, short) in DESKTOP_SIZES:
+        return True
+    return short in PHONE_WIDTHS and long / short >= 1.7
+
+
+def metadata_cues(decoded: DecodedImage, context: FileContext, uniformity: float) -> MetadataCues:
+    """The non-pixel evidence for one file."""
+    meta = decoded.meta
+    camera = " ".join(part for part in (meta.camera_make, meta.camera_model) if part) or None
+    return MetadataCues(
+        format=meta.format,
+        width=meta.width,
+        height=meta.height,
+        camera_exif=meta.has_camera_exif,
+        camera=camera,
+        software=meta.software,
+        taken_at=meta.taken_at.isoformat() if meta.taken_at else None,
+        screenshot_name=bool(SCREENSHOT_NAME.search(context.name)),
+        screenshot_folder=context.folder_kind == "screenshots",
+        screen_size=is_screen_size(meta.width, meta.height),
+        border_uniformity=uniformity,
+    )
+
+
+def detector_skip_reason(metadata: MetadataCues) -> str | None:
+    """Why the detector need not look at this picture, or None when it must.
+
+    A screen capture is a screenshot whatever it shows — a video call full of faces included —
+    so people, pets and food found on it cannot change the category. A PNG (or a file named or
+    filed as a screenshot) at a phone or desktop screen size, with no camera in its EXIF, is a
+    screen capture. Training applies the same rule (it runs this code), so the head has learnt
+    what an unlooked-at screen looks like.
+    """
+    if metadata.camera_exif or not metadata.screen_size:
+        return None
+    if metadata.format == "PNG":
+        return "a PNG at a screen size without camera EXIF is a screen capture"
+    if metadata.screenshot_name or metadata.screenshot_folder:
+        return "named or filed as a screenshot, at a screen size, without camera EXIF"
+    return None

@@ -1,0 +1,1 @@
+"""Learning: fit the category head (the shipped one now; the user's corrections next)."""

@@ -1,0 +1,1 @@
+"""State: the SQLite database — the work queue, what is known of each photo, the journal."""
