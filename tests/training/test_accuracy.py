@@ -1,0 +1,83 @@
+"""Accuracy on the labelled development photos in ../shared/photos (skipped when absent).
+
+The head is refitted here in grouped 5-fold cross-validation with one fixed setting, so every
+photo is scored by a head that never saw it or its near-duplicates (the shipped head saw every
+photo). Bounds sit a little below the nested-CV figures in models/MODEL_CARD.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xintud.core.categories import CATEGORY_IDS
+from xintud.engine.head import predict
+from xintud.engine.models.store import load_models
+
+REPO = Path(__file__).resolve().parents[2]
+PHOTOS = REPO.parent / "shared" / "photos"
+sys.path.insert(0, str(REPO / "training"))
+
+import train_head  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (PHOTOS / "manifest.csv").is_file(),
+                       reason=f"labelled development photos not present at {PHOTOS}"),
+]
+
+
+@pytest.fixture(scope="module")
+def dataset() -> train_head.Dataset:
+    models = load_models(threads=2)
+    return train_head.compute_features(PHOTOS, models.perception, train_head.read_manifest(PHOTOS))
+
+
+def test_head_generalises_to_held_out_photos(dataset: train_head.Dataset) -> None:
+    groups = train_head.near_duplicate_groups(dataset)
+    folds = train_head.grouped_stratified_folds(dataset.labels, groups, 5, seed=7)
+    predicted = np.empty_like(dataset.labels)
+    for held_out in range(5):
+        test = folds == held_out
+        head = train_head.fit(dataset.features[~test], dataset.labels[~test], (0.03, 3.0))
+        predicted[test] = predict(head, dataset.features[test]).argmax(axis=1)
+    truth = dataset.labels
+    recall = {c: round(float(np.mean(predicted[truth == i] == i)), 3)
+              for i, c in enumerate(CATEGORY_IDS)}
+    assert np.mean(list(recall.values())) >= 0.91, recall
+    assert min(recall.values()) >= 0.82, recall
+
+
+def test_backbone_top1_on_imagenet_sourced_photos() -> None:
+    import csv
+    import json
+    import re
+
+    from PIL import Image
+
+    from xintud.engine.decode import decode_image
+
+    models = load_models(threads=2)
+    wnids = [item["wnid"] for item in json.loads((REPO / "models" / "imagenet_labels.json")
+                                                 .read_text())]
+    rows = []
+    with (PHOTOS / "manifest.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            match = re.search(r"n\d{8}", Path(row["path"]).name)
+            if match and match.group(0) in wnids:
+                rows.append((row["file"], wnids.index(match.group(0))))
+    assert len(rows) > 200
+    correct = 0
+    for name, truth in rows:
+        image = decode_image(PHOTOS / name).image
+        scale = 256 / min(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)),
+                             Image.Resampling.BILINEAR)
+        left, top = (image.width - 224) // 2, (image.height - 224) // 2
+        crop = np.asarray(image.crop((left, top, left + 224, top + 224)), dtype=np.uint8)
+        _, probs = models.perception.backbone.run(crop[None])
+        correct += int(np.argmax(probs[0]) == truth)
+    assert correct / len(rows) >= 0.85, f"top-1 {correct}/{len(rows)}"
