@@ -20,7 +20,7 @@ fi
 mkdir -p "$BIN"
 ln -sf "$VENV/bin/xintud" "$BIN/xintud"
 ln -sf "$VENV/bin/xintuctl" "$BIN/xintuctl"
-echo "installed xintud $("$VENV/bin/xintud" --version) into $VENV"
+echo "installed $("$VENV/bin/xintud" --version) into $VENV"
 case ":$PATH:" in
     *":$BIN:"*) ;;
     *) echo "note: add $BIN to your PATH to run xintuctl from anywhere" ;;

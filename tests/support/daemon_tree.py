@@ -96,11 +96,11 @@ idle_unload_seconds = 0
         })
         return env
 
-    def start(self) -> subprocess.Popen[bytes]:
-        """Start `xintud --config ...` and wait until its control socket answers."""
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start `xintud --config ... [args]` and wait until its control socket answers."""
         log = self.log.open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "xintud", "--config", str(self.config)],
+            [sys.executable, "-m", "xintud", "--config", str(self.config), *args],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.base,
         )
         def answering() -> bool:

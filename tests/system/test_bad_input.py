@@ -27,7 +27,7 @@ from PIL import Image
 
 from tests.support.daemon_tree import DaemonTree, sha256, wait_for
 from tests.support.images import camera_exif, jpeg_bytes, png_bomb_bytes, scene, write_jpeg
-from xintud.cli.xintuctl import format_recent, json_text
+from xintud.cli.xintuctl import format_recent, json_result
 from xintud.config.load import ConfigError, validate_config
 from xintud.control.protocol import encode_reply
 from xintud.core.text import PrintableFormatter, printable
@@ -332,7 +332,7 @@ def test_names_that_are_not_utf8_survive_the_control_socket() -> None:
     line = encode_reply({"ok": True, "result": {"items": [{"file": name}]}})
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert json.loads(line)["result"]["items"][0]["file"] == name
-    json_text({"file": name}).encode("utf-8")
+    json_result({"file": name}).encode("utf-8")
     text = format_recent({"items": [{"time": 0, "state": "failed", "file": name,
                                      "reason": f"{name}: empty"}]})
     assert "\n" not in text

@@ -1,8 +1,8 @@
-"""xintuctl: steer a running xintud over its control socket.
+"""xintuctl: steer a running xintud over its control socket — arguments and human output.
 
-This runs on every keystroke-level command, so it must start fast: standard library only (plus
-xintud.paths, which uses platformdirs). Never import numpy, onnxruntime, PIL or pydantic here,
-nor control.protocol (it needs pydantic); the wire format is plain JSON lines.
+It runs on every keystroke-level command, so it must start fast: standard library only (plus
+core.paths, which uses platformdirs; the transport is control/client.py). Never import numpy,
+onnxruntime, PIL or pydantic here, nor control.protocol (it needs pydantic).
 
 Exit codes: 0 ok, 1 the daemon answered with an error (or spoke nonsense), 2 bad usage,
 3 the daemon is not running.
@@ -11,7 +11,7 @@ Exit codes: 0 ok, 1 the daemon answered with an error (or spoke nonsense), 2 bad
 from __future__ import annotations
 
 import argparse
-import json
+import io
 import os
 import re
 import sys
@@ -29,7 +29,7 @@ from xintud.control.client import (
     not_running_message,
     request,
 )
-from xintud.core.text import printable
+from xintud.core.text import json_text, printable
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -78,25 +78,38 @@ def _positive_int(limit: int) -> Any:
     return check
 
 
+# Commands xintuctl runs itself, without the daemon; every other command is one of the control
+# protocol's (control.protocol.ARGS_MODELS: a test keeps the two lists equal).
+LOCAL_COMMANDS = ("service",)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The xintuctl command line."""
+    """The xintuctl command line; `--json` may come before or after the command."""
     parser = argparse.ArgumentParser(prog="xintuctl", description="Control the xintud daemon.")
     parser.add_argument("--json", action="store_true", help="print the raw result as JSON")
     parser.add_argument("--socket", type=Path, help="control socket path (default: per user)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help=argparse.SUPPRESS)
+    # On a command, --json is only set when typed, so it never undoes one given before it.
+    json_after = argparse.ArgumentParser(add_help=False)
+    json_after.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                            help="print the raw result as JSON")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("status", help="counters, model and the last action")
-    sub.add_parser("pause", help="stop processing new photos (watching goes on)")
-    sub.add_parser("resume", help="process photos again")
-    scan = sub.add_parser("scan", help="rescan the watched folders (or PATH) for missed photos")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, parents=[json_after])
+
+    command("status", "counters, model and the last action")
+    command("pause", "stop processing new photos (watching goes on)")
+    command("resume", "process photos again")
+    scan = command("scan", "rescan the watched folders (or PATH) for missed photos")
     scan.add_argument("path", nargs="?", help="a file or folder; default: every watched folder")
-    recent = sub.add_parser("recent", help="the last processed files")
+    recent = command("recent", "the last processed files")
     recent.add_argument(
         "-n", dest="limit", type=_positive_int(1000), default=20, help="how many (default 20)"
     )
-    explain = sub.add_parser("explain", help="why a photo got its category")
+    explain = command("explain", "why a photo got its category")
     explain.add_argument("path", help="the photo (where it is now or where it was)")
-    undo = sub.add_parser("undo", help="undo the last action(s): move files back")
+    undo = command("undo", "undo the last action(s): move files back")
     undo.add_argument(
         "count",
         nargs="?",
@@ -109,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TIME",
         help="only actions since TIME: ISO 8601 or an age like 10m, 2h, 1d",
     )
-    sub.add_parser("reload", help="re-read the config file")
-    service = sub.add_parser("service", help="start xintud at login (systemd/launchd)")
+    command("reload", "re-read the config file")
+    service = command("service", "start xintud at login (systemd/launchd)")
     service.add_argument("action", choices=["install", "uninstall"])
     return parser
 
@@ -267,14 +280,9 @@ def format_simple(cmd: str, result: Mapping[str, Any]) -> str:
     return _SIMPLE_DEFAULTS.get(cmd, "ok")
 
 
-def json_text(result: Mapping[str, Any]) -> str:
+def json_result(result: Mapping[str, Any]) -> str:
     """The result as indented JSON; names that are not UTF-8 stay \\udcXX escapes."""
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(result, indent=2)
-    return text
+    return json_text(result, indent=2)
 
 
 def format_result(cmd: str, result: Mapping[str, Any]) -> str:
@@ -293,36 +301,48 @@ def format_result(cmd: str, result: Mapping[str, Any]) -> str:
 # Entry point
 
 
-def run_service(action: str) -> int:
-    """`xintuctl service install|uninstall`."""
+def run_service(action: str, as_json: bool = False) -> int:
+    """`xintuctl service install|uninstall`; with `as_json`, one JSON object of what it said."""
     from xintud.cli import service  # standard library only
 
-    return service.install_service() if action == "install" else service.uninstall_service()
+    run = service.install_service if action == "install" else service.uninstall_service
+    if not as_json:
+        return run()
+    out, err = io.StringIO(), io.StringIO()
+    code = run(out=out, err=err)
+    print(json_result({"action": action, "ok": code == EXIT_OK, "exit_code": code,
+                       "output": out.getvalue().splitlines(),
+                       "errors": err.getvalue().splitlines()}))
+    return code
+
+
+def fail(ns: argparse.Namespace, message: str, code: int) -> int:
+    """Report an error on stderr (and, with --json, as a JSON object on stdout); return code."""
+    print(message, file=sys.stderr)
+    if ns.json:
+        print(json_result({"ok": False, "error": message, "exit_code": code}))
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run xintuctl; return (and, as a console script, exit with) the exit code."""
     ns = build_parser().parse_args(argv)
-    if ns.command == "service":
-        return run_service(ns.action)
+    if ns.command in LOCAL_COMMANDS:
+        return run_service(ns.action, ns.json)
     try:
         socket_path = ns.socket or default_socket_path()
     except OSError as exc:
-        print(f"xintuctl: cannot find the control socket: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return fail(ns, f"xintuctl: cannot use the control socket: {exc}", EXIT_ERROR)
     try:
         result = request(socket_path, ns.command, request_args(ns), timeout=ns.timeout)
     except DaemonNotRunning as exc:
-        print(not_running_message(str(exc)), file=sys.stderr)
-        return EXIT_NOT_RUNNING
+        return fail(ns, not_running_message(str(exc)), EXIT_NOT_RUNNING)
     except ControlReplyError as exc:
-        print(f"xintuctl: {ns.command}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return fail(ns, f"xintuctl: {ns.command}: {exc}", EXIT_ERROR)
     except OSError as exc:
-        print(f"xintuctl: cannot reach xintud at {socket_path}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return fail(ns, f"xintuctl: cannot reach xintud at {socket_path}: {exc}", EXIT_ERROR)
     if ns.json:
-        print(json_text(result))
+        print(json_result(result))
     else:
         print(format_result(ns.command, result))
     return EXIT_OK

@@ -1,4 +1,9 @@
-"""`xintud`: run the daemon (no subcommand) or classify files from the command line."""
+"""`xintud`: run the daemon (no subcommand) or classify files from the command line.
+
+`--json` may come before or after the command: `xintud --json classify X` and
+`xintud classify --json X` are the same; for the daemon itself it makes every log line a JSON
+object.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from xintud import __version__
-
-# Extensions `classify` looks at when walking a folder; files named explicitly are always tried.
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif",
-                            ".tiff", ".heic", ".heif"})
+from xintud.core.text import json_text
+from xintud.intake.settle import IMAGE_SUFFIXES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,15 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="xintud",
         description="Sort a photo library on this machine. With no command, run the daemon.",
     )
-    parser.add_argument("--version", action="version", version=f"xintud {__version__}")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--config", type=Path, help="config file (default: the user config dir)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    add_json_flag(parser, "JSON output: log lines as JSON objects, results as JSON Lines")
     commands = parser.add_subparsers(dest="command")
     classify = commands.add_parser(
         "classify", help="classify image files or folders (recursively) and print the result"
     )
     classify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    classify.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(classify, "one JSON object per line", sub=True)
     classify.add_argument("--embedding", action="store_true",
                           help="include the 1280-d embedding in --json output")
     classify.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 2),
@@ -40,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--kind", choices=("camera", "screenshots"),
                           help="treat the files as coming from this kind of folder")
     return parser
+
+
+def add_json_flag(parser: argparse.ArgumentParser, help_text: str, sub: bool = False) -> None:
+    """`--json` on the top-level parser (default off) or on a command (given only when typed,
+    so that `--json` before the command is not undone by the command's own default)."""
+    parser.add_argument("--json", action="store_true",
+                        default=argparse.SUPPRESS if sub else False, help=help_text)
 
 
 def iter_image_paths(paths: Sequence[Path]) -> Iterator[Path]:
@@ -87,7 +98,10 @@ def run_classify(args: argparse.Namespace) -> int:
     try:
         models = load_models(threads=args.threads)
     except ModelError as exc:
-        print(f"xintud: {exc}", file=sys.stderr)
+        if args.json:
+            print(json_text({"error": str(exc)}), flush=True)
+        else:
+            print(f"xintud: {exc}", file=sys.stderr)
         return 2
     failures = 0
     jobs = (Job(path, args.kind) for path in iter_image_paths(args.paths))
@@ -99,18 +113,21 @@ def run_classify(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def configure_logging(verbose: bool) -> None:
-    """Plain lines on stderr: journald and launchd add their own timestamps.
+def configure_logging(verbose: bool, as_json: bool = False) -> None:
+    """Plain lines on stderr (journald and launchd add their own timestamps), or JSON Lines.
 
     File names are escaped (a name with a newline stays on one line), and Python warnings —
     Pillow's about damaged EXIF, say — become log lines too instead of raw stderr text.
     """
-    from xintud.core.text import PrintableFormatter
+    from xintud.core.text import JsonLineFormatter, PrintableFormatter
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(PrintableFormatter(
-        "%(levelname)s %(message)s" if not sys.stderr.isatty()
-        else "%(asctime)s %(levelname)s %(message)s"))
+    if as_json:
+        handler.setFormatter(JsonLineFormatter())
+    else:
+        handler.setFormatter(PrintableFormatter(
+            "%(levelname)s %(message)s" if not sys.stderr.isatty()
+            else "%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     warnings.showwarning = log_warning
 
@@ -124,9 +141,12 @@ def log_warning(message: Warning | str, category: type[Warning], filename: str, 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `xintud` console script."""
     args = build_parser().parse_args(argv)
+    if args.version:
+        print(json_text({"version": __version__}) if args.json else f"xintud {__version__}")
+        return 0
     if args.command == "classify":
         return run_classify(args)
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, as_json=args.json)
     from xintud.daemon.main import run_daemon
 
     return run_daemon(args.config)

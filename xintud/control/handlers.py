@@ -17,7 +17,7 @@ from typing import Any
 
 from xintud.config.load import ConfigError, load_config
 from xintud.config.schema import Config
-from xintud.control.protocol import ControlCommandError, ControlRequest
+from xintud.control.protocol import ARGS_MODELS, ControlCommandError, ControlRequest
 from xintud.core.hashing import sha256_file
 from xintud.library.actor import Actor
 from xintud.state.journal import Journal
@@ -61,6 +61,15 @@ class DaemonFlags:
         return config
 
 
+HANDLER_PREFIX = "cmd_"
+
+
+def handled_commands(handler: type) -> list[str]:
+    """The commands a handler class has a cmd_<name> method for."""
+    return [name[len(HANDLER_PREFIX):] for name in dir(handler)
+            if name.startswith(HANDLER_PREFIX) and callable(getattr(handler, name))]
+
+
 @dataclass
 class Commands:
     """The handler behind the control socket."""
@@ -75,9 +84,14 @@ class Commands:
     model_version: Callable[[], str]
     started_at: float = field(default_factory=time.time)
 
+    def __post_init__(self) -> None:
+        missing = sorted(set(ARGS_MODELS) - set(handled_commands(type(self))))
+        if missing:  # a command added to the protocol but not here: fail at start, not on use
+            raise TypeError(f"Commands has no handler for {', '.join(missing)}")
+
     def handle(self, request: ControlRequest) -> dict[str, Any]:
-        """Dispatch one validated request."""
-        method = getattr(self, f"cmd_{request.cmd}")
+        """Dispatch one validated request to its cmd_<name> method."""
+        method = getattr(self, f"{HANDLER_PREFIX}{request.cmd}")
         return method(request.args)
 
     def cmd_status(self, _args: object) -> dict[str, Any]:

@@ -27,10 +27,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from xintud.core.text import json_text
+
 MAX_LINE_BYTES = 64 * 1024
-
-
-Command = Literal["status", "pause", "resume", "scan", "recent", "explain", "undo", "reload"]
 
 
 class NoArgs(BaseModel):
@@ -77,6 +76,8 @@ ARGS_MODELS: dict[str, type[NoArgs]] = {
     "undo": UndoArgs,
     "reload": NoArgs,
 }
+# The command names, from the one registry above.
+Command = Literal[tuple(ARGS_MODELS)]  # type: ignore[valid-type]
 
 
 class ControlRequest(BaseModel):
@@ -156,15 +157,8 @@ def _json_default(value: object) -> object:
 
 
 def encode_reply(reply: Mapping[str, Any]) -> bytes:
-    """One response line, UTF-8, newline-terminated."""
-    text = json.dumps(reply, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-    try:
-        return text.encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        # A file name that is not UTF-8 (Python holds its bytes as surrogate escapes): send
-        # \udcXX escapes, which json.loads turns back into that same Python path.
-        text = json.dumps(reply, separators=(",", ":"), default=_json_default)
-        return text.encode("ascii") + b"\n"
+    """One response line, UTF-8, newline-terminated (non-UTF-8 names as \\udcXX escapes)."""
+    return json_text(reply, default=_json_default).encode("utf-8") + b"\n"
 
 
 def error_reply(message: str) -> bytes:

@@ -269,7 +269,7 @@ class ControlServer:
             line = self._next_line(client)
             if line is None:
                 break
-            client.outbuf += self._respond(line)
+            client.outbuf += answer(line, self._handle)
         if client.closing and not client.outbuf:
             self._drop(client)
             return
@@ -299,33 +299,6 @@ class ControlServer:
         del client.inbuf[: end + 1]
         return line
 
-    def _respond(self, line: bytes) -> bytes:
-        """Answer one request line; never raises."""
-        if not line.strip():
-            return error_reply("empty request line")
-        try:
-            request = parse_request(line)
-        except RequestError as exc:
-            logger.info("bad control request: %s", exc)
-            return error_reply(str(exc))
-        try:
-            result = self._handle(request)
-        except ControlCommandError as exc:
-            logger.info("control command %s failed: %s", request.cmd, exc)
-            return error_reply(str(exc) or type(exc).__name__)
-        except Exception as exc:
-            logger.exception("control command %s failed", request.cmd)
-            return error_reply(str(exc) or type(exc).__name__)
-        if result is None:
-            result = {}
-        if not isinstance(result, Mapping):
-            logger.error("handler for %s returned %s, not a dict", request.cmd, type(result))
-            return error_reply(f"internal error: {request.cmd} produced no result")
-        try:
-            return encode_reply({"ok": True, "result": dict(result)})
-        except (TypeError, ValueError) as exc:
-            logger.error("result of %s is not JSON serialisable: %s", request.cmd, exc)
-            return error_reply(f"internal error: result of {request.cmd} is not JSON ({exc})")
 
     def _drop_idle_clients(self) -> None:
         deadline = self._clock() - self._idle_timeout
@@ -341,3 +314,32 @@ class ControlServer:
                 self._selector.unregister(client.sock)
         with contextlib.suppress(OSError):
             client.sock.close()
+
+
+def answer(line: bytes, handle: Handler) -> bytes:
+    """The reply line to one request line, from `handle`; never raises."""
+    if not line.strip():
+        return error_reply("empty request line")
+    try:
+        request = parse_request(line)
+    except RequestError as exc:
+        logger.info("bad control request: %s", exc)
+        return error_reply(str(exc))
+    try:
+        result = handle(request)
+    except ControlCommandError as exc:
+        logger.info("control command %s failed: %s", request.cmd, exc)
+        return error_reply(str(exc) or type(exc).__name__)
+    except Exception as exc:
+        logger.exception("control command %s failed", request.cmd)
+        return error_reply(str(exc) or type(exc).__name__)
+    if result is None:
+        result = {}
+    if not isinstance(result, Mapping):
+        logger.error("handler for %s returned %s, not a dict", request.cmd, type(result))
+        return error_reply(f"internal error: {request.cmd} produced no result")
+    try:
+        return encode_reply({"ok": True, "result": dict(result)})
+    except (TypeError, ValueError) as exc:
+        logger.error("result of %s is not JSON serialisable: %s", request.cmd, exc)
+        return error_reply(f"internal error: result of {request.cmd} is not JSON ({exc})")

@@ -60,6 +60,24 @@ class PrintableFormatter(logging.Formatter):
         return super().format(record)
 
 
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per log record: time, level, logger and the message (for log shippers).
+
+    The message is JSON-encoded, so a file name cannot split or forge a line here either.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json_text(entry)
+
+
 def _printable_args(args: tuple[object, ...] | Mapping[str, object]
                     ) -> tuple[object, ...] | dict[str, object]:
     if isinstance(args, Mapping):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import io
+import json
 import os
 import plistlib
 import subprocess
@@ -51,11 +52,12 @@ def fake_tool(bin_dir: Path, name: str, exit_code: int = 0, stderr: str = "") ->
     return script
 
 
-def xintuctl_service(action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def xintuctl_service(action: str, env: dict[str, str],
+                     *flags: str) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "xintuctl"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "xintud.cli.xintuctl"]
     return subprocess.run(
-        [*command, "service", action],
+        [*command, "service", action, *flags],
         capture_output=True,
         text=True,
         timeout=60,
@@ -254,3 +256,23 @@ def test_unsupported_platform_says_so(tmp_path: Path) -> None:
     ctx = ServiceContext("win32", tmp_path, {"PATH": os.defpath}, 0)
     assert install_service(ctx, out=io.StringIO(), err=err) == 2
     assert "Linux (systemd) and macOS (launchd)" in err.getvalue()
+
+
+@LINUX_ONLY
+def test_install_with_json_reports_one_object(tmp_path: Path) -> None:
+    fake_tool(tmp_path / "bin", "systemctl")
+    proc = xintuctl_service("install", service_env(tmp_path, tmp_path / "bin"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["action"] == "install" and report["ok"] is True and report["exit_code"] == 0
+    assert any("enabled and running" in line for line in report["output"])
+    assert (tmp_path / "cfg" / "systemd" / "user" / "xintud.service").is_file()
+
+
+@LINUX_ONLY
+def test_uninstall_failure_with_json_reports_its_exit_code(tmp_path: Path) -> None:
+    fake_tool(tmp_path / "bin", "systemctl", exit_code=1, stderr="Failed to connect to bus")
+    proc = xintuctl_service("uninstall", service_env(tmp_path, tmp_path / "bin"), "--json")
+    report = json.loads(proc.stdout)
+    assert report["action"] == "uninstall" and report["exit_code"] == proc.returncode
+    assert report["ok"] is (proc.returncode == 0)

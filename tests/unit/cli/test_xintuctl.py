@@ -128,6 +128,68 @@ def xintuctl(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 # --- against a live server ------------------------------------------------------------------
 
 
+# Every command the daemon answers, with the arguments it needs, and the result FakeDaemon sends.
+EVERY_COMMAND: dict[str, tuple[list[str], dict[str, Any]]] = {
+    "status": ([], STATUS),
+    "pause": ([], {}),
+    "resume": ([], {}),
+    "scan": ([], {}),
+    "recent": (["-n", "3"], {"items": [RECENT_ITEM]}),
+    "explain": (["IMG_0042.jpg"], EXPLAIN),
+    "undo": (["2"], {"undone": [{"src": "/c/IMG_1.jpg", "dst": "/l/Food/IMG_1.jpg",
+                                  "message": ""}]}),
+    "reload": ([], {}),
+}
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("command", sorted(EVERY_COMMAND))
+def test_every_command_takes_json_before_or_after_it(
+    daemon: tuple[Path, FakeDaemon], command: str, where: str
+) -> None:
+    path, handler = daemon
+    args, expected = EVERY_COMMAND[command]
+    line = (["--json", "--socket", str(path), command, *args] if where == "before"
+            else ["--socket", str(path), command, *args, "--json"])
+    proc = xintuctl(*line)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == expected
+    assert [r.cmd for r in handler.requests] == [command]
+
+
+def test_every_daemon_command_of_the_registry_is_covered_above() -> None:
+    from xintud.control.protocol import ARGS_MODELS
+
+    assert set(EVERY_COMMAND) == set(ARGS_MODELS)
+
+
+def test_json_after_the_command_does_not_undo_json_before_it(
+    daemon: tuple[Path, FakeDaemon]
+) -> None:
+    path, _ = daemon
+    proc = xintuctl("--json", "--socket", str(path), "status")
+    assert json.loads(proc.stdout) == STATUS
+    proc = xintuctl("--socket", str(path), "status")
+    assert not proc.stdout.startswith("{")
+
+
+def test_an_error_with_json_is_a_json_object_too(daemon: tuple[Path, FakeDaemon]) -> None:
+    path, _ = daemon
+    proc = xintuctl("--socket", str(path), "explain", "unknown.jpg", "--json")
+    assert proc.returncode == 1
+    reply = json.loads(proc.stdout)
+    assert reply["ok"] is False and reply["exit_code"] == 1
+    assert "unknown.jpg" in reply["error"]
+    assert "unknown.jpg" in proc.stderr
+
+
+def test_not_running_with_json_says_so_in_json(sock_dir: Path) -> None:
+    proc = xintuctl("--socket", str(sock_dir / "none.sock"), "status", "--json")
+    assert proc.returncode == 3
+    reply = json.loads(proc.stdout)
+    assert reply["exit_code"] == 3 and "not running" in reply["error"]
+
+
 def test_status_human_output(daemon: tuple[Path, FakeDaemon]) -> None:
     path, _ = daemon
     proc = xintuctl("--socket", str(path), "status")

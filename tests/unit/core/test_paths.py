@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -198,3 +201,37 @@ def test_app_paths_refuses_a_loose_state_dir(xdg: Path) -> None:
     state.chmod(0o777)
     with pytest.raises(UnsafeDirectoryError, match=re.escape(str(state))):
         app_paths(run_user_root=xdg / "missing")
+
+
+def test_xintuctl_names_a_loosened_runtime_dir_instead_of_saying_not_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon bound its socket in $XDG_RUNTIME_DIR/xintud; then the base was loosened."""
+    import socket
+
+    from xintud.core.paths import client_socket_path
+
+    base = Path(tempfile.mkdtemp(prefix="xrt", dir="/tmp"))
+    try:
+        base.chmod(0o700)
+        (base / "xintud").mkdir(mode=0o700)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(base / "xintud" / "control.sock"))
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+        assert client_socket_path() == base / "xintud" / "control.sock"
+        base.chmod(0o755)
+        with pytest.raises(UnsafeDirectoryError) as refused:
+            client_socket_path()
+        message = str(refused.value)
+        assert str(base) in message and "0755" in message and f"chmod 700 {base}" in message
+        env = {**os.environ, "XDG_RUNTIME_DIR": str(base),
+               "XDG_STATE_HOME": str(tmp_path / "state")}
+        proc = subprocess.run([sys.executable, "-m", "xintud.cli.xintuctl", "status"],
+                              capture_output=True, text=True, env=env, timeout=30, check=False)
+        assert proc.returncode == 1
+        assert "not running" not in proc.stderr
+        assert f"chmod 700 {base}" in proc.stderr
+        listener.close()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,47 @@
+"""The `xintud` command line: `--json` before or after the command, and the version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.images import write_jpeg
+from xintud import __version__
+
+
+def xintud(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "xintud", *args], capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_classify_takes_json_before_or_after_the_command(tmp_path: Path) -> None:
+    photo = str(write_jpeg(tmp_path / "IMG_1.jpg"))
+    before = xintud("--json", "classify", photo)
+    after = xintud("classify", photo, "--json")
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert json.loads(before.stdout) == json.loads(after.stdout)
+    assert json.loads(before.stdout)["path"] == photo
+    plain = xintud("classify", photo)
+    assert not plain.stdout.startswith("{")
+
+
+def test_version_plain_and_json() -> None:
+    assert xintud("--version").stdout.strip() == f"xintud {__version__}"
+    assert json.loads(xintud("--json", "--version").stdout) == {"version": __version__}
+
+
+def test_a_bad_config_with_json_is_logged_as_json_lines(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[library]\naction = "shred"\n')
+    proc = subprocess.run([sys.executable, "-m", "xintud", "--json", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={"XINTUD_ALLOW_ROOT": "1", "HOME": str(tmp_path),
+                               "XDG_STATE_HOME": str(tmp_path / "state"),
+                               "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2
+    entries = [json.loads(line) for line in proc.stderr.splitlines()]
+    refused = [e for e in entries if e["level"] == "error"]
+    assert refused and "library.action" in refused[0]["message"]
+    assert str(config) in refused[0]["message"]
