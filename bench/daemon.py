@@ -13,19 +13,16 @@ within one filesystem is one rename.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.data import backlog, distinct_copy
 from bench.measure import cpu_seconds, load_average, median, peak_rss_mib, percentile, rss_mib
 from bench.startup import ctl_status_start
+from tests.support.daemon_tree import DaemonTree
 
 POLL_S = 0.002  # how often the source file is checked for having been filed
 
@@ -41,89 +38,14 @@ class DaemonSettings:
 
 
 @dataclass
-class BenchTree:
-    """A private home: watch folders, library, XDG dirs, config, log."""
+class BenchTree(DaemonTree):
+    """The tests' daemon tree (tests/support/daemon_tree.py), paced as the bench runs."""
 
-    base: Path
-    settings: DaemonSettings
-    camera: Path = field(init=False)
-    library: Path = field(init=False)
-    config: Path = field(init=False)
-    runtime: Path = field(init=False)
-    log: Path = field(init=False)
+    settings: DaemonSettings = field(default_factory=lambda: DaemonSettings())
 
     def __post_init__(self) -> None:
-        self.camera = self.base / "home" / "Pictures" / "Camera"
-        self.library = self.base / "home" / "Pictures" / "Xintu"
-        self.config = self.base / "config.toml"
-        # AF_UNIX socket paths are limited to ~107 bytes: the runtime dir is a short /tmp path.
-        self.runtime = Path(tempfile.mkdtemp(prefix="xbr", dir="/tmp"))
-        os.chmod(self.runtime, 0o700)
-        self.log = self.base / "daemon.log"
-        self.camera.mkdir(parents=True)
-        s = self.settings
-        self.config.write_text(f"""
-[[watch]]
-path = "{self.camera}"
-kind = "camera"
-
-[library]
-root = "{self.library}"
-action = "move"
-min_confidence = 0.0
-
-[daemon]
-settle_seconds = {s.settle_seconds}
-idle_unload_seconds = {s.idle_unload_seconds}
-batch_size = {s.batch_size}
-batch_max_wait_seconds = {s.batch_max_wait_seconds}
-reconcile_interval_seconds = 0
-""")
-
-    def env(self) -> dict[str, str]:
-        """Environment for the daemon and xintuctl: XDG dirs point into the tree."""
-        env = dict(os.environ)
-        env.update({
-            "HOME": str(self.base / "home"),
-            "XDG_CONFIG_HOME": str(self.base / "xdg-config"),
-            "XDG_STATE_HOME": str(self.base / "xdg-state"),
-            "XDG_RUNTIME_DIR": str(self.runtime),
-            "XINTUD_ALLOW_ROOT": "1",
-        })
-        return env
-
-    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run `xintuctl ARGS` against this tree's daemon."""
-        return subprocess.run([sys.executable, "-m", "xintud.cli.xintuctl", *args], env=self.env(),
-                              capture_output=True, text=True, timeout=60, check=False)
-
-    def start(self) -> subprocess.Popen[bytes]:
-        """Start the daemon and wait until its control socket answers."""
-        with self.log.open("ab") as log:
-            process = subprocess.Popen([sys.executable, "-m", "xintud", "--config",
-                                        str(self.config)], env=self.env(), stdout=log,
-                                       stderr=subprocess.STDOUT, cwd=self.base)
-        wait_until(lambda: self._answering(process), 60, "the daemon's control socket")
-        return process
-
-    def _answering(self, process: subprocess.Popen[bytes]) -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"daemon exited with {process.returncode}: {self.tail()}")
-        return self.ctl("status").returncode == 0
-
-    def stop(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGTERM, then wait for a clean exit."""
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-
-    def tail(self) -> str:
-        """The end of the daemon's log."""
-        return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-
-    def remove(self) -> None:
-        """Delete the whole tree."""
-        shutil.rmtree(self.base, ignore_errors=True)
-        shutil.rmtree(self.runtime, ignore_errors=True)
+        super().__post_init__()
+        self.write_config(daemon={**asdict(self.settings), "reconcile_interval_seconds": 0})
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str,

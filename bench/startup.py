@@ -23,7 +23,7 @@ HEAVY_MODULES = ("numpy", "onnxruntime", "PIL", "pydantic")
 _LOAD_SCRIPT = """
 import time
 started = time.perf_counter()
-from xintud.modelstore import load_models
+from xintud.engine.models.store import load_models
 imported = time.perf_counter()
 load_models(threads=2)
 done = time.perf_counter()

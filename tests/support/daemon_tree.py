@@ -1,16 +1,20 @@
-"""Run the real daemon as a subprocess in a private tree (XDG variables under a temp dir)."""
+"""Run the real daemon as a subprocess in a private tree (XDG variables under a temp dir).
+
+Shared by the system tests and by bench/ (which runs the same tree with its own pacing).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +36,15 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: f
 def sha256(path: Path) -> str:
     """Hex sha256 of a file."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# Fast settle and batching, no periodic scan, models unloaded at once: tests run quickly.
+FAST_DAEMON: dict[str, float | int] = {
+    "settle_seconds": 0.5,
+    "batch_max_wait_seconds": 0.2,
+    "reconcile_interval_seconds": 0,
+    "idle_unload_seconds": 0,
+}
 
 
 @dataclass
@@ -58,8 +71,12 @@ class DaemonTree:
         for folder in (self.camera, self.screenshots):
             folder.mkdir(parents=True, exist_ok=True)
 
-    def write_config(self, extra_daemon: str = "", library: str = "") -> None:
-        """A config with fast settle/batching so tests run quickly."""
+    def write_config(self, extra_daemon: str = "", library: str = "",
+                     daemon: Mapping[str, float | int] | None = None) -> None:
+        """A config with fast settle/batching so tests run quickly; `daemon` replaces those
+        [daemon] settings (the bench's pacing), `extra_daemon` adds lines to the table."""
+        pacing = FAST_DAEMON if daemon is None else daemon
+        daemon_lines = "\n".join(f"{key} = {value}" for key, value in pacing.items())
         self.config.write_text(f"""
 [[watch]]
 path = "{self.camera}"
@@ -76,10 +93,7 @@ min_confidence = 0.0
 {library}
 
 [daemon]
-settle_seconds = 0.5
-batch_max_wait_seconds = 0.2
-reconcile_interval_seconds = 0
-idle_unload_seconds = 0
+{daemon_lines}
 {extra_daemon}
 """)
 
@@ -129,6 +143,15 @@ idle_unload_seconds = 0
     def logs(self) -> str:
         """What the daemon printed so far."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def tail(self, chars: int = 2000) -> str:
+        """The end of the daemon's log, for error messages."""
+        return self.logs()[-chars:]
+
+    def remove(self) -> None:
+        """Delete the whole tree, the runtime dir included."""
+        shutil.rmtree(self.base, ignore_errors=True)
+        shutil.rmtree(self.runtime, ignore_errors=True)
 
     def library_files(self) -> list[Path]:
         """Every file filed in the library."""

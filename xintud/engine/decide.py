@@ -1,8 +1,8 @@
 """Decide stage: facts → category, confidence and per-category scores.
 
-A softmax regression (the head, trained by training/train_head.py) over the features, plus a
-few explicit rules for cues the training photos cannot teach: a file's name and the kind of
-folder it arrived in.
+A softmax regression (the head, trained by `python -m training.train_head`) over the
+features, plus a few explicit rules for cues the training photos cannot teach: a file's name
+and the kind of folder it arrived in.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def check_head(head: HeadWeights) -> None:
     if head.feature_names != FEATURE_NAMES:
         raise ModelError(
             "the category head was trained on other features than this version of xintud "
-            "computes; rebuild it with `python training/train_head.py`"
+            "computes; rebuild it with `python -m training.train_head`"
         )
 
 

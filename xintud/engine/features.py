@@ -1,7 +1,7 @@
 """The category head's input: the backbone embedding plus explicit, named signals.
 
-Shared by the daemon (decide.py) and by training/train_head.py so that both build exactly the
-same vector; the names are stored with the head's weights and checked at load time.
+Shared by the daemon (decide.py) and by training (training.train_head) so that both build
+exactly the same vector; the names are stored with the head's weights and checked at load time.
 """
 
 from __future__ import annotations

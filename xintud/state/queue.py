@@ -6,7 +6,7 @@ worker); `complete` deletes it. Keeping waiting items apart lets `claim` walk th
 enqueue order on an index and stop after its LIMIT, however long the backlog.
 
 A crash leaves items in flight; `recover_inflight` at start puts them back, so nothing is lost,
-and the file records (record.py) make sure nothing is filed twice.
+and the file records (records.py) make sure nothing is filed twice.
 """
 
 from __future__ import annotations

@@ -414,3 +414,29 @@ def test_every_key_in_the_example_has_a_comment() -> None:
         if "#" not in line.split("=", 1)[1] and not previous.startswith("#"):
             undocumented.append(line)
     assert undocumented == []
+
+
+def _fields(model: type, prefix: str = "") -> list[tuple[str, object]]:
+    """(key path, FieldInfo) for every key of a config model, tables included, recursively."""
+    from pydantic import BaseModel
+
+    found = []
+    for name, info in model.model_fields.items():
+        found.append((f"{prefix}{name}", info))
+        inner = info.annotation
+        for arg in getattr(inner, "__args__", ()):  # list[X], dict[K, X]
+            inner = arg
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            found += _fields(inner, f"{prefix}{name}.")
+    return found
+
+
+def test_every_config_key_is_described_in_the_schema_and_in_the_example() -> None:
+    from xintud.config.schema import Config
+
+    example = (REPO / "config.example.toml").read_text()
+    for key, info in _fields(Config):
+        assert info.description, f"{key} has no Field description in config/schema.py"
+        leaf = key.rsplit(".", 1)[-1]
+        assert f"{leaf} =" in example or f"[{key}" in example or f"[[{key}" in example, (
+            f"config.example.toml does not document {key}")

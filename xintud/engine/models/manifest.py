@@ -19,7 +19,7 @@ MODELS_DIR_ENV = "XINTUD_MODELS_DIR"
 
 REINSTALL_HINT = (
     "reinstall xintud (pip install --force-reinstall xintud) or rebuild the models with "
-    "`python training/build.py` from the source tree"
+    "`python -m training.build` from the source tree"
 )
 
 
