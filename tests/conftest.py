@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.daemon_tree import runtime_prefix
 from xintud.state.db import StateConnection, open_state_db
 
 
@@ -29,7 +30,8 @@ def conn(db_path: Path) -> Iterator[StateConnection]:
 def remove_daemon_runtime_dirs() -> Iterator[None]:
     """Daemon tests keep their socket dir in a short /tmp path (AF_UNIX length limit); remove
     the ones a test made once it is over."""
-    before = set(Path("/tmp").glob("xrt*"))
+    pattern = f"{runtime_prefix()}*"  # this process's only: a suite beside it keeps its own
+    before = set(Path("/tmp").glob(pattern))
     yield
-    for leftover in set(Path("/tmp").glob("xrt*")) - before:
+    for leftover in set(Path("/tmp").glob(pattern)) - before:
         shutil.rmtree(leftover, ignore_errors=True)

@@ -38,6 +38,15 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def runtime_prefix() -> str:
+    """The name prefix of this test process's short runtime dirs in /tmp.
+
+    With the pid in it, the clean-up after each test (conftest.py) removes only this run's
+    dirs, never those of another suite running beside it on the same machine.
+    """
+    return f"xrt{os.getpid()}-"
+
+
 # Fast settle and batching, no periodic scan, models unloaded at once: tests run quickly.
 FAST_DAEMON: dict[str, float | int] = {
     "settle_seconds": 0.5,
@@ -65,7 +74,7 @@ class DaemonTree:
         self.library = self.base / "home" / "Pictures" / "Xintu"
         self.config = self.base / "config.toml"
         # AF_UNIX paths are limited to ~107 bytes: the runtime dir lives in a short /tmp path.
-        self.runtime = Path(tempfile.mkdtemp(prefix="xrt", dir="/tmp"))
+        self.runtime = Path(tempfile.mkdtemp(prefix=runtime_prefix(), dir="/tmp"))
         os.chmod(self.runtime, 0o700)
         self.log = self.base / "daemon.log"
         for folder in (self.camera, self.screenshots):

@@ -133,7 +133,7 @@ class Daemon:
         """Stop watching and serving; the queue keeps whatever was not finished."""
         self.watcher.stop()
         self.control.stop()
-        self.models.unload()
+        self.models.unload(why=None)
         self.conn.close()
         logger.info("xintud stopped")
 
@@ -293,7 +293,7 @@ class Daemon:
         self.processor.config = config
         self.models.threads = config.daemon.inference_threads
         self.models.batch_size = config.daemon.batch_size
-        self.models.unload()
+        self.models.unload(why="to apply the new config")
         self.watcher.start()
         self.reconcile(None)
         logger.info("config reloaded")

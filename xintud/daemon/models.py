@@ -37,13 +37,17 @@ class ModelHolder:
         """True while the models are in memory."""
         return self._classifier is not None
 
-    def unload(self) -> None:
-        """Drop the models and give their memory back; the next get() loads them again."""
+    def unload(self, why: str | None = "after being idle") -> None:
+        """Drop the models and give their memory back; the next get() loads them again.
+
+        `why` goes into the log line ("unloaded after being idle"); None logs nothing (at stop).
+        """
         if self._classifier is not None:
             self._classifier.close()
             self._classifier = None
             release_model_memory()
-            logger.info("models unloaded after being idle; they load again when a photo arrives")
+            if why is not None:
+                logger.info("models unloaded %s; they load again when a photo arrives", why)
 
 
 def model_version() -> str:

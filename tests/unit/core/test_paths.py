@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
+from tests.support.daemon_tree import runtime_prefix
 from xintud.core.paths import (
     UnsafeDirectoryError,
     app_paths,
@@ -211,7 +212,7 @@ def test_xintuctl_names_a_loosened_runtime_dir_instead_of_saying_not_running(
 
     from xintud.core.paths import client_socket_path
 
-    base = Path(tempfile.mkdtemp(prefix="xrt", dir="/tmp"))
+    base = Path(tempfile.mkdtemp(prefix=runtime_prefix(), dir="/tmp"))
     try:
         base.chmod(0o700)
         (base / "xintud").mkdir(mode=0o700)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.daemon_tree import runtime_prefix
 from tests.support.images import write_jpeg
 from xintud.config.load import validate_config
 from xintud.core.paths import AppPaths
@@ -22,7 +23,7 @@ def test_an_unexpected_error_sets_only_the_guilty_photo_aside(tmp_path: Path,
     config = validate_config({"watch": [{"path": str(camera)}],
                               "library": {"root": str(library), "min_confidence": 0.0},
                               "daemon": {"batch_max_wait_seconds": 0.0}})
-    runtime = Path(tempfile.mkdtemp(prefix="xrt", dir="/tmp"))
+    runtime = Path(tempfile.mkdtemp(prefix=runtime_prefix(), dir="/tmp"))
     paths = AppPaths(config_file=tmp_path / "config.toml", state_dir=tmp_path / "state",
                      runtime_dir=runtime, db_path=tmp_path / "state" / "state.db",
                      socket_path=runtime / "control.sock", lock_path=runtime / "xintud.lock")
