@@ -35,7 +35,7 @@ def check_head(head: HeadWeights) -> None:
     if head.feature_names != FEATURE_NAMES:
         raise ModelError(
             "the category head was trained on other features than this version of xintud "
-            "computes; rebuild it with `python training/train_head.py`"
+            "computes; rebuild it with `python -m training.train_head`"
         )
 
 

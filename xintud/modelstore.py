@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 MODELS_DIR_ENV = "XINTUD_MODELS_DIR"
 REINSTALL_HINT = (
     "reinstall xintud (pip install --force-reinstall xintud) or rebuild the models with "
-    "`python training/build.py` from the source tree"
+    "`python -m training.build` from the source tree"
 )
 
 
