@@ -108,6 +108,15 @@ def calibration_images(photos: Path, files: Sequence[str], count: int
     return drawn, f"{len(drawn)} drawn images (no photos folder)"
 
 
+def quantise(fp32_path: Path, int8_path: Path, photos: Path, files: Sequence[str], count: int
+             ) -> str:
+    """Write the int8 model calibrated on files (drawn images without them); say on what."""
+    calibration, note = calibration_images(photos, files, count)
+    logger.info("quantising to %s, calibration: %s", int8_path, note)
+    quantize_int8(fp32_path, int8_path, calibration)
+    return note
+
+
 def evaluation_images(photos: Path, evaluation: Sequence[LabelledPhoto]
                       ) -> tuple[np.ndarray, np.ndarray | None]:
     """Images to score on and their class indices (None: drawn images, no accuracy)."""
@@ -153,11 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluation, outside, calib_files, notes = gather_photo_sets(
         args.photos, labels, args.calibration_count
     )
-    calibration, calibration_note = calibration_images(
-        args.photos, calib_files, args.calibration_count
-    )
-    logger.info("quantising to %s, calibration: %s", int8_path, calibration_note)
-    quantize_int8(fp32_path, int8_path, calibration)
+    calibration_note = quantise(fp32_path, int8_path, args.photos, calib_files,
+                                args.calibration_count)
 
     images, targets = evaluation_images(args.photos, evaluation)
     logger.info("scoring on %d images", len(images))
