@@ -1,6 +1,6 @@
 """Write models/manifest.json: every shipped file with its sha256, contract and provenance.
 
-    python training/make_manifest.py --models models
+    python -m training.make_manifest --models models
 
 Reads the figures from training/reports/*.json so the manifest carries measured accuracy.
 """
@@ -9,30 +9,19 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from datetime import date
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from training.common import MODELS, read_report, sha256_file, write_json
+
 VERSION_PREFIX = "xintud"
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def entry(models: Path, name: str, role: str, **extra: object) -> dict[str, object]:
     """One manifest entry for a file in models/."""
     path = models / name
-    return {"file": name, "sha256": sha256_of(path), "bytes": path.stat().st_size, "role": role,
+    return {"file": name, "sha256": sha256_file(path), "bytes": path.stat().st_size, "role": role,
             **extra}
-
-
-def read_report(name: str) -> dict[str, object]:
-    """A training report, or {} when it has not been written."""
-    path = REPO / "training" / "reports" / name
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def backbone_entry(models: Path, name: str) -> dict[str, object]:
@@ -125,7 +114,7 @@ def model_card(manifest: dict[str, object]) -> str:
     lines = [
         "# xintud models",
         "",
-        f"Version `{manifest['version']}`. Made by `python training/build.py`; every figure "
+        f"Version `{manifest['version']}`. Made by `python -m training.build`; every figure "
         "below comes from `training/reports/*.json` of that run.",
         "",
         "| file | role | bytes | source | licence |",
@@ -172,13 +161,13 @@ def model_card(manifest: dict[str, object]) -> str:
 def main() -> int:
     """Write the manifest and the model card."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default=str(REPO / "models"))
+    parser.add_argument("--models", default=str(MODELS))
     parser.add_argument("--backbone", default="backbone-int8.onnx")
     parser.add_argument("--detector", default="detector-int8.onnx")
     args = parser.parse_args()
     models = Path(args.models)
     manifest = build_manifest(models, args.backbone, args.detector)
-    (models / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_json(models / "manifest.json", manifest)
     (models / "MODEL_CARD.md").write_text(model_card(manifest))
     print(f"wrote {models / 'manifest.json'} and MODEL_CARD.md: {manifest['version']}")
     return 0

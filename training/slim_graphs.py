@@ -1,8 +1,8 @@
 """Rewrite the shipped int8 models into graphs that compute the same outputs, faster.
 
-    python training/slim_graphs.py --models models/
+    python -m training.slim_graphs --models models/
 
-Run after export_backbone.py / export_detector.py and before make_manifest.py. Two rewrites,
+Run after export_backbone / export_detector and before make_manifest. Two rewrites,
 each checked output for output against the graph it replaces before anything is written:
 
 1. Backbone: the QDQ quantizer leaves EfficientNet's explicit zero padding in float —
@@ -28,14 +28,25 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_PHOTOS = REPO.parent / "shared" / "photos"
-DEFAULT_REPORT = REPO / "training" / "reports" / "slim.json"
+from training.common import (
+    DEFAULT_PHOTOS,
+    MODELS,
+    REPORTS,
+    load_rgb,
+    ort_session,
+    photo_files,
+    squashed,
+    striped_noise,
+    write_json,
+)
+
+DEFAULT_REPORT = REPORTS / "slim.json"
 
 BACKBONE_FILE = "backbone-int8.onnx"
 DETECTOR_FILE = "detector-int8.onnx"
@@ -328,44 +339,19 @@ def photo_paths(photos: Path | None, limit: int) -> list[Path]:
     """Development photos to check on (every category), at most `limit`."""
     if photos is None or not photos.is_dir():
         return []
-    files = sorted(p for p in photos.glob("*/*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    files = photo_files(photos)
     step = max(1, len(files) // max(1, limit))
     return files[::step][:limit]
 
 
-def drawn_images(sizes: Sequence[tuple[int, int]], count: int = 12) -> list[np.ndarray]:
-    """Noise pictures with stripes and dark bands in the given (height, width) sizes, in turn."""
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(count):
-        height, width = sizes[i % len(sizes)]
-        base = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        if i % 2:
-            base[:, ::7] = 255
-            base[height // 3: height // 2] //= 3
-        out.append(base)
-    return out
-
-
 def photo_images(paths: Iterable[Path], size: tuple[int, int]) -> list[np.ndarray]:
     """Photos as the daemon feeds them: RGB, squashed to size."""
-    from PIL import Image
-
-    out = []
-    for path in paths:
-        with Image.open(path) as image:
-            out.append(np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR)))
-    return out
+    return [squashed(load_rgb(path), *size) for path in paths]
 
 
-def session(model: onnx.ModelProto):  # noqa: ANN201 - onnxruntime is imported lazily
+def session(model: onnx.ModelProto) -> Any:
     """A single-threaded onnxruntime session for an in-memory model."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), options,
-                                providers=["CPUExecutionProvider"])
+    return ort_session(model.SerializeToString(), threads=1)
 
 
 @dataclass
@@ -408,7 +394,7 @@ def slim_backbone(path: Path, photos: Path | None, limit: int) -> dict[str, obje
     rewritten = pad_in_uint8(model)
     if not rewritten:
         return {"file": path.name, "rewritten": 0, "note": "already slim"}
-    pictures = drawn_images([(224, 224)]) + photo_images(photo_paths(photos, limit), (224, 224))
+    pictures = striped_noise([(224, 224)]) + photo_images(photo_paths(photos, limit), (224, 224))
     batches = [np.stack([a, b]) for a, b in zip(pictures[::2], pictures[1::2], strict=False)]
     batches = [p[None] for p in pictures[:2]] + batches  # batch sizes 1 and 2
     check = compare_runs(original, model, "image", batches, ["embedding", "logits"])
@@ -425,7 +411,7 @@ def slim_detector(path: Path, photos: Path | None, limit: int) -> dict[str, obje
         return {"file": path.name, "rewritten": 0, "note": "already slim"}
     original = onnx.load(str(path))
     settings = replace_postprocessor(model)
-    drawn = drawn_images([(300, 300), (480, 640), (720, 360)])
+    drawn = striped_noise([(300, 300), (480, 640), (720, 360)])
     pictures = drawn + photo_images(photo_paths(photos, limit), (300, 300))
     batches = [p[None] for p in pictures]
     batches.append(np.stack(pictures[-3:]))  # the graph still takes batches: check one
@@ -439,7 +425,7 @@ def slim_detector(path: Path, photos: Path | None, limit: int) -> dict[str, obje
 def main(argv: Sequence[str] | None = None) -> int:
     """Slim both models in --models, write the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", type=Path, default=REPO / "models")
+    parser.add_argument("--models", type=Path, default=MODELS)
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
     parser.add_argument("--limit", type=int, default=400,
                         help="at most this many development photos to check on")
@@ -452,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args.report.parent.mkdir(parents=True, exist_ok=True)
     if any(part.get("rewritten") for part in report.values()):
-        args.report.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.report, report)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -1,6 +1,6 @@
 """Train and evaluate the category head on the labelled development photos.
 
-    python training/train_head.py --photos ../shared/photos --models models
+    python -m training.train_head --photos ../shared/photos --models models
 
 1. Runs the shipped backbone + detector over every photo (the same analyze/feature code the
    daemon runs; features cached in training/cache/ keyed by the model hashes).
@@ -17,7 +17,6 @@ which would leak the label into the screenshot-name rule.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import sys
@@ -27,19 +26,25 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from xintud.core.categories import CATEGORY_IDS  # noqa: E402
-from xintud.core.facts import FileContext  # noqa: E402
-from xintud.core.hashing import sha256_file  # noqa: E402
-from xintud.engine.analyze import analyze_batch  # noqa: E402
-from xintud.engine.classify import Job, prepare  # noqa: E402
-from xintud.engine.features import FEATURE_NAMES, SIGNAL_NAMES, feature_vector  # noqa: E402
-from xintud.engine.head import HeadWeights, predict, save_head  # noqa: E402
-from xintud.engine.models.manifest import read_manifest as read_model_manifest  # noqa: E402
-from xintud.engine.models.store import Perception, build_perception, read_labels  # noqa: E402
-from xintud.learning.fit import train_head  # noqa: E402
+from training.common import (
+    DEFAULT_PHOTOS,
+    MODELS,
+    REPO,
+    REPORTS,
+    has_photo_manifest,
+    read_photo_manifest,
+    sha256_file,
+    write_json,
+)
+from xintud.core.categories import CATEGORY_IDS
+from xintud.core.facts import FileContext
+from xintud.engine.analyze import analyze_batch
+from xintud.engine.classify import Job, prepare
+from xintud.engine.features import FEATURE_NAMES, SIGNAL_NAMES, feature_vector
+from xintud.engine.head import HeadWeights, predict, save_head
+from xintud.engine.models.manifest import read_manifest as read_model_manifest
+from xintud.engine.models.store import Perception, build_perception, read_labels
+from xintud.learning.fit import train_head
 
 # (L2 strength, signal gain) pairs the inner folds choose from; see learn.train_head.
 GRID = tuple((l2, gain) for l2 in (0.01, 0.03, 0.1) for gain in (3.0, 5.0))
@@ -60,8 +65,7 @@ class Dataset:
 
 def read_manifest(photos: Path) -> list[tuple[str, str]]:
     """(file relative to photos/, category) for every labelled photo."""
-    with (photos / "manifest.csv").open(newline="") as handle:
-        return [(row["file"], row["category"]) for row in csv.DictReader(handle)]
+    return [(row["file"], row["category"]) for row in read_photo_manifest(photos)]
 
 
 def compute_features(photos: Path, perception: Perception, rows: list[tuple[str, str]],
@@ -218,16 +222,16 @@ def load_or_compute(args: argparse.Namespace, rows: list[tuple[str, str]]) -> Da
 def main() -> int:
     """Train, evaluate and write the head."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--photos", default=str(REPO.parent / "shared" / "photos"))
-    parser.add_argument("--models", default=str(REPO / "models"))
+    parser.add_argument("--photos", default=str(DEFAULT_PHOTOS))
+    parser.add_argument("--models", default=str(MODELS))
     parser.add_argument("--backbone", default="backbone-int8.onnx")
     parser.add_argument("--detector", default="detector-int8.onnx")
-    parser.add_argument("--out", default=str(REPO / "models" / "head.npz"))
-    parser.add_argument("--report", default=str(REPO / "training" / "reports" / "head.json"))
+    parser.add_argument("--out", default=str(MODELS / "head.npz"))
+    parser.add_argument("--report", default=str(REPORTS / "head.json"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     photos = Path(args.photos)
-    if not (photos / "manifest.csv").is_file():
+    if not has_photo_manifest(photos):
         print(f"no labelled photos at {photos} (manifest.csv missing)", file=sys.stderr)
         return 2
     started = time.time()
@@ -252,8 +256,7 @@ def main() -> int:
         "detector": args.detector,
         "seconds": round(time.time() - started, 1),
     })
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(Path(args.report), result)
     print(json.dumps({k: result[k] for k in ("per_category_accuracy", "macro_accuracy",
                                               "overall_accuracy")}, indent=2))
     return 0

@@ -7,22 +7,18 @@ photo). Bounds sit a little below the nested-CV figures in models/MODEL_CARD.md.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from training import train_head
 from xintud.core.categories import CATEGORY_IDS
 from xintud.engine.head import predict
 from xintud.engine.models.store import load_models
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO.parent / "shared" / "photos"
-sys.path.insert(0, str(REPO / "training"))
-
-import train_head  # noqa: E402
-
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not (PHOTOS / "manifest.csv").is_file(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -23,7 +22,7 @@ WNID = re.compile(r"n\d{8}")
 
 
 def import_exporter() -> ModuleType:
-    """Import training/export_backbone.py, skipping when the train extras are missing."""
+    """Import training.backbone, skipping when the train extras are missing."""
     for module, why in (
         ("torch", "torch"),
         ("onnx", "onnx"),
@@ -32,13 +31,9 @@ def import_exporter() -> ModuleType:
         pytest.importorskip(
             module, reason=f"{why} not installed (pip install -e '.[train-backbone]')"
         )
-    # training/ is a folder of scripts, not a package: import it the way the CLI runs it.
-    sys.path.insert(0, str(REPO / "training"))
-    try:
-        import export_backbone
-    finally:
-        sys.path.remove(str(REPO / "training"))
-    return export_backbone
+    import training.backbone
+
+    return training.backbone
 
 
 def drawn_batch(count: int) -> np.ndarray:
@@ -91,7 +86,7 @@ def test_shipped_backbone_output_shapes(name: str) -> None:
     path = MODELS / name
     if not path.is_file() and name == "backbone.onnx":
         pytest.skip(f"{path} is the fp32 intermediate of training/, not shipped; "
-                    "run python training/export_backbone.py --out models/ to check it")
+                    "run python -m training.export_backbone --out models/ to check it")
 
     embedding, logits = run(path, drawn_batch(1))
 
@@ -105,7 +100,7 @@ def test_shipped_backbone_output_shapes(name: str) -> None:
 def test_shipped_labels_are_imagenet_order() -> None:
     path = MODELS / "imagenet_labels.json"
     if not path.is_file():
-        pytest.skip(f"{path} not built (run python training/export_backbone.py --out models/)")
+        pytest.skip(f"{path} not built (run python -m training.export_backbone --out models/)")
 
     labels = json.loads(path.read_text(encoding="utf-8"))
 

@@ -8,31 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
+import training.detector as exporter
+
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "training" / "export_detector.py"
-
-
-def load_script() -> ModuleType:
-    """Import training/export_detector.py (training/ is not a package)."""
-    name = "training_export_detector"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-exporter = load_script()
 Detection = exporter.Detection
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,22 +10,11 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="onnx is only in the training extras")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+import training.slim_graphs as slim  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models"
 pytestmark = pytest.mark.training
-
-
-def load_slimmer():  # noqa: ANN201 - the training script as a module
-    spec = importlib.util.spec_from_file_location("slim_graphs",
-                                                  REPO / "training" / "slim_graphs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["slim_graphs"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-slim = load_slimmer()
 
 
 def qdq_pad_model(zero_point: int, scale: float) -> onnx.ModelProto:
@@ -76,6 +63,6 @@ def test_pad_between_different_quantisations_is_left_alone() -> None:
 def test_shipped_models_are_slim() -> None:
     backbone = onnx.load(str(MODELS / slim.BACKBONE_FILE))
     detector = onnx.load(str(MODELS / slim.DETECTOR_FILE))
-    assert slim.float_pads(backbone.graph) == [], "run training/slim_graphs.py --models models"
-    assert not slim.has_loop_postprocessor(detector.graph), "run training/slim_graphs.py"
+    assert slim.float_pads(backbone.graph) == [], "run python -m training.slim_graphs"
+    assert not slim.has_loop_postprocessor(detector.graph), "run python -m training.slim_graphs"
     assert {n.op_type for n in detector.graph.node} >= {"NonMaxSuppression", "TopK"}

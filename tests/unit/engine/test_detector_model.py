@@ -44,7 +44,7 @@ def model_path(name: str) -> Path:
         assert path.is_file(), f"{path} is missing: it ships with xintud"
     elif not path.is_file():
         pytest.skip(f"{path} is the fp32 intermediate of training/, not shipped; run "
-                    "python training/export_detector.py --out models/ to check it")
+                    "python -m training.export_detector --out models/ to check it")
     return path
 
 
