@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from xintud.cli.output import until_reader_leaves
 from xintud.control.client import (
     DEFAULT_TIMEOUT_S,
     ControlReplyError,
@@ -326,6 +327,11 @@ def fail(ns: argparse.Namespace, message: str, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run xintuctl; return (and, as a console script, exit with) the exit code."""
+    return until_reader_leaves(run, argv)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """The command itself (see main)."""
     ns = build_parser().parse_args(argv)
     if ns.command in LOCAL_COMMANDS:
         return run_service(ns.action, ns.json)

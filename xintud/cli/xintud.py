@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from xintud import __version__
+from xintud.cli.output import until_reader_leaves
 from xintud.core.text import json_text
 from xintud.intake.settle import IMAGE_SUFFIXES
 
@@ -140,6 +141,11 @@ def log_warning(message: Warning | str, category: type[Warning], filename: str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `xintud` console script."""
+    return until_reader_leaves(run, argv)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """The command itself (see main)."""
     args = build_parser().parse_args(argv)
     if args.version:
         print(json_text({"version": __version__}) if args.json else f"xintud {__version__}")

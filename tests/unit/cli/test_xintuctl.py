@@ -401,3 +401,15 @@ def test_parse_since() -> None:
     for bad in ("10", "soon", "10 minutes", "-5m"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_since(bad, now)
+
+
+def test_a_reader_that_leaves_early_is_no_error(daemon: tuple[Path, FakeDaemon]) -> None:
+    """`xintuctl recent | head -1`: the pipe closes before xintuctl writes; no traceback."""
+    path, _ = daemon
+    proc = subprocess.Popen([*xintuctl_command(), "--socket", str(path), "--json", "status"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 0
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
