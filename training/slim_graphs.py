@@ -196,21 +196,74 @@ class NmsSettings:
     max_per_class: int
 
 
-def _only_value(values: dict[str, np.ndarray], suffix: str) -> float:
-    found = {float(v) for name, v in values.items()
-             if name.startswith(NMS_SCOPE) and name.endswith(suffix) and v.size == 1}
+# Ops passing input 0 on unchanged, as tf2onnx's Cast between Min and NonMaxSuppression does.
+_PASS_THROUGH = frozenset({"Cast", "Identity", "Reshape", "Squeeze", "Unsqueeze"})
+
+
+def all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
+    """Every node of a graph and of its Loop/If bodies, recursively."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from all_nodes(attr.g)
+
+
+def nms_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """TensorFlow's per-class NonMaxSuppression nodes: those reading tensors of NMS_SCOPE."""
+    return [node for node in all_nodes(graph) if node.op_type == "NonMaxSuppression"
+            and any(name.startswith(NMS_SCOPE) for name in node.input)]
+
+
+def _max_per_class_source(name: str, producers: dict[str, onnx.NodeProto],
+                          values: dict[str, np.ndarray]) -> str:
+    """The constant in min(max_size_per_class, boxes) that feeds max_output_boxes_per_class."""
+    seen = [name]
+    node = producers.get(name)
+    while node is not None and node.op_type in _PASS_THROUGH:
+        name = node.input[0]
+        seen.append(name)
+        node = producers.get(name)
+    constants = [i for i in (node.input if node else [name]) if i in values and values[i].size == 1]
+    if len(constants) == 1 and (node is None or node.op_type == "Min"):
+        return constants[0]  # node None: min() folded into the constant
+    found = (f"{node.op_type} {node.name} with {len(constants)} scalar constant inputs" if node
+             else f"{name}, neither a constant nor a node's output")
+    raise SystemExit(f"max_output_boxes_per_class of a NonMaxSuppression in {NMS_SCOPE}* is not "
+                     f"min(constant, boxes): traced {' <- '.join(seen)} to {found}")
+
+
+def _one_setting(found: dict[float, str], what: str, count: int) -> float:
     if len(found) != 1:
-        raise SystemExit(f"expected one value for {NMS_SCOPE}*{suffix}, found {sorted(found)}")
-    return found.pop()
+        raise SystemExit(f"expected one {what} across the {count} NonMaxSuppression nodes of "
+                         f"{NMS_SCOPE}*, found {sorted(found)} (from {sorted(found.values())})")
+    return next(iter(found))
 
 
 def nms_settings(graph: onnx.GraphProto) -> NmsSettings:
-    """The postprocessor's thresholds, as the converted TensorFlow graph holds them."""
+    """The postprocessor's thresholds, as the converted TensorFlow graph holds them: found by
+    structure, as tf2onnx merges identical constants under a name that differs from run to run.
+    """
     values = constant_values(graph)
+    nodes = nms_nodes(graph)
+    if not nodes:
+        raise SystemExit(f"no NonMaxSuppression node reads from {NMS_SCOPE}*: "
+                         "not TensorFlow's per-class NMS")
+    producers = {out: node for node in all_nodes(graph) for out in node.output}
+    iou: dict[float, str] = {}
+    max_per_class: dict[float, str] = {}
+    for node in nodes:
+        iou_name = node.input[3] if len(node.input) > 3 else ""
+        if iou_name not in values or values[iou_name].size != 1 or any(node.input[4:]):
+            raise SystemExit(f"{node.name} in {NMS_SCOPE}*: wants a constant iou_threshold and no "
+                             f"score_threshold (TensorFlow filters first), has {list(node.input)}")
+        iou.setdefault(float(values[iou_name]), iou_name)
+        source = _max_per_class_source(node.input[2], producers, values)
+        max_per_class.setdefault(float(values[source]), source)
     return NmsSettings(
         score_threshold=_filter_threshold(values),
-        iou_threshold=_only_value(values, "/iou_threshold:0"),
-        max_per_class=int(_only_value(values, "Minimum_90/x:0")),
+        iou_threshold=_one_setting(iou, "iou_threshold", len(nodes)),
+        max_per_class=int(_one_setting(max_per_class, "max_size_per_class", len(nodes))),
     )
 
 
