@@ -1,9 +1,8 @@
 """Watch stage: report image files that appear or change in the watch folders.
 
-Two sources feed the same callback/iterator shape, (path, kind):
-- ``FolderWatcher``: watchdog observers, recursive, one schedule per folder, live events;
-- ``reconcile_scan``: a full walk, at start and periodically, for files that arrived while the
-  daemon was down or whose events were lost (inotify queue overflow, watch limit reached).
+``FolderWatcher``: watchdog observers, recursive, one schedule per folder, live events, reported
+as (path, kind). Its twin for what events miss (the daemon was down, the inotify queue
+overflowed, the watch limit was reached) is scan.py's full walk, of the same shape.
 
 Neither decides whether a file is complete: that is the settle stage's job. Symlinks are never
 reported and never descended into, so the daemon can never move a link's target.
