@@ -12,12 +12,12 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from xintud import __version__
 from xintud.cli.output import until_reader_leaves
-from xintud.core.text import json_text
+from xintud.core.text import json_text, printable
 from xintud.intake.settle import IMAGE_SUFFIXES
 
 
@@ -54,21 +54,43 @@ def add_json_flag(parser: argparse.ArgumentParser, help_text: str, sub: bool = F
                         default=argparse.SUPPRESS if sub else False, help=help_text)
 
 
-def iter_image_paths(paths: Sequence[Path]) -> Iterator[Path]:
-    """Files as given, and image files under folders (sorted, recursive, no dot-dirs)."""
+def iter_image_paths(paths: Sequence[Path], skipped: Callable[[Path, str], None] | None = None
+                     ) -> Iterator[Path]:
+    """Files as given, and image files under folders (sorted, recursive, no dot-dirs).
+
+    In a folder, a file with an image extension is taken; one with another extension is taken
+    when its first bytes are those of an image (a JPEG saved as `.img`), and otherwise passed
+    to `skipped(path, reason)`, so that nothing is left out without a word.
+    """
     for path in paths:
         if path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES:
-            yield from _walk_folder(path)
+            yield from _walk_folder(path, skipped)
         else:
             yield path
 
 
-def _walk_folder(folder: Path) -> Iterator[Path]:
+def _walk_folder(folder: Path, skipped: Callable[[Path, str], None] | None) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                yield Path(root) / name
+            path = Path(root) / name
+            if name.startswith("."):
+                continue
+            if path.suffix.lower() in IMAGE_SUFFIXES or _looks_like_an_image(path):
+                yield path
+            elif skipped is not None:
+                skipped(path, f"not an image (its name ends in {path.suffix or 'nothing'} and "
+                              "its content is not a photo format xintud reads)")
+
+
+def _looks_like_an_image(path: Path) -> bool:
+    from xintud.engine.decode import sniff_format
+
+    try:
+        with open(path, "rb") as handle:
+            return sniff_format(handle.read(16)) is not None
+    except OSError:
+        return True  # unreadable: let classify say why, with the file's name
 
 
 def format_plain(result: object) -> str:
@@ -105,7 +127,10 @@ def run_classify(args: argparse.Namespace) -> int:
             print(f"xintud: {exc}", file=sys.stderr)
         return 2
     failures = 0
-    jobs = (Job(path, args.kind) for path in iter_image_paths(args.paths))
+    def report_skipped(path: Path, reason: str) -> None:
+        print(printable(f"xintud: skipped {path}: {reason}"), file=sys.stderr, flush=True)
+
+    jobs = (Job(path, args.kind) for path in iter_image_paths(args.paths, report_skipped))
     with Classifier(models, batch_size=args.batch_size, decode_threads=2) as classifier:
         for result in classifier.classify(jobs):
             failures += isinstance(result, AnalysisFailure)

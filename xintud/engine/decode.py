@@ -198,7 +198,7 @@ def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
 
 def _unidentified_message(data: bytes, name: str) -> str:
     """Pillow says only "cannot identify": tell a damaged photo from something else."""
-    sniffed = _sniff_format(data)
+    sniffed = sniff_format(data)
     if sniffed is not None:
         return (f"{name}: damaged {sniffed} image (it starts like one, but its header cannot "
                 "be read)")
@@ -206,8 +206,8 @@ def _unidentified_message(data: bytes, name: str) -> str:
     return f"{name}: not an image xintud can read (unknown format; it reads {formats})"
 
 
-def _sniff_format(data: bytes) -> str | None:
-    """The photo format the first bytes announce, if any."""
+def sniff_format(data: bytes) -> str | None:
+    """The photo format the first bytes announce (16 are enough), if any."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WebP"
     for magic, fmt in _MAGIC:
@@ -223,6 +223,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "GIF"),
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
 )
 
 

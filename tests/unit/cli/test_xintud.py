@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -45,3 +46,21 @@ def test_a_bad_config_with_json_is_logged_as_json_lines(tmp_path: Path) -> None:
     refused = [e for e in entries if e["level"] == "error"]
     assert refused and "library.action" in refused[0]["message"]
     assert str(config) in refused[0]["message"]
+
+
+def test_a_photo_with_an_unusual_extension_is_classified_and_other_files_are_reported(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jpeg = write_jpeg(folder / "a.jpg").read_bytes()
+    (folder / "a.jpg").rename(folder / "photo.img")  # a JPEG under a name no viewer expects
+    (folder / "notes.txt").write_text("shopping list")
+    by_name = xintud("classify", "--json", str(folder))
+    assert by_name.returncode == 0, by_name.stderr
+    results = [json.loads(line) for line in by_name.stdout.splitlines()]
+    assert [Path(r["path"]).name for r in results] == ["photo.img"]
+    assert results[0]["evidence"]["metadata"]["format"] == "JPEG"
+    assert f"skipped {folder / 'notes.txt'}: not an image" in by_name.stderr
+    direct = xintud("classify", "--json", str(folder / "photo.img"))
+    assert json.loads(direct.stdout)["sha256"] == hashlib.sha256(jpeg).hexdigest()
