@@ -21,7 +21,7 @@ from xintud.engine.models.faces import MIN_FACE_SIZE, SCALE_FACTOR, THRESHOLDS
 
 DEFAULT_REPORT = REPORTS / "faces.json"
 STANDING_NOTES = (
-    "fp32 only: the three files are ~2 MB together, and int8 is not shipped (see int8)",
+    "fp32 only: the three files are ~2 MB together; int8 did not keep the boxes (see int8)",
     "the pipeline between the nets (pyramid, NMS, regression, crops) is numpy in "
     "xintud/engine/models/faces.py; pipeline_parity compares it with facenet-pytorch's own "
     "detect_face run on the PyTorch nets (torchvision stood in for by training/faces/reference.py)",
