@@ -208,6 +208,13 @@ def test_no_face_in_pictures_without_one(detector: FaceDetector, kind: str) -> N
     assert detector.detect(pictures[kind]) == []
 
 
+def test_only_8_bit_rgb_is_accepted(detector: FaceDetector) -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        detector.detect(np.zeros((64, 64, 3), np.float32))
+    with pytest.raises(ValueError, match="uint8"):
+        detector.detect(np.zeros((64, 64), np.uint8))
+
+
 def folder_photos(category: str) -> list[Path]:
     """Every PHOTO_STEP-th photo of one category, skipping when the shared photos are absent."""
     if not (PHOTOS / "manifest.csv").is_file():

@@ -11,7 +11,8 @@ it, so that the exported nets see exactly the inputs they were made for:
 3. the same at 48x48 for O-net (> THRESHOLDS[2]), which also places the five landmarks; a last
    NMS measures overlap against the smaller box, so a box inside another goes.
 Area resampling (torch's ``interpolate(mode="area")``, i.e. adaptive average pooling) is done
-with a summed-area table, for the pyramid and for every crop at once.
+with a summed-area table, for the pyramid and for every crop at once. One departure: R-net
+judges at most MAX_PROPOSALS proposals (the likeliest), which only dense texture reaches.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ class FaceDetector:
 
         Coordinates are facenet-pytorch's: boxes may reach past the picture's edges.
         """
+        if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 3:
+            # The integer summed-area table is exact only for 8-bit pixels.
+            raise ValueError(f"FaceDetector wants uint8 HxWx3 RGB, not {picture.dtype} "
+                             f"{picture.shape}")
         table = summed_area_table(picture)
         height, width = picture.shape[:2]
         boxes = self._propose(table, height, width)
