@@ -33,6 +33,18 @@ class Detection(BaseModel):
     box: tuple[float, float, float, float]
 
 
+class Face(BaseModel):
+    """One face found by the face detector (MTCNN), in fractions of the image.
+
+    box is (x0, y0, x1, y1); landmarks are five (x, y) points in MTCNN's order: left eye, right
+    eye, nose, left and right mouth corner (left and right as seen in the picture).
+    """
+
+    score: float
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...]
+
+
 class MetadataCues(BaseModel):
     """What the file and its place say, independent of the pixels."""
 
