@@ -1,8 +1,11 @@
-"""Fixtures shared by the state-database tests."""
+"""Fixtures shared across test folders: the state database, the text model, runtime dirs."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +27,28 @@ def conn(db_path: Path) -> Iterator[StateConnection]:
     connection = open_state_db(db_path)
     yield connection
     connection.close()
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def text_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """text.onnx as ``python -m training.text`` writes it from the installed rapidocr package
+    (not in models/ yet), with its report (drawn pages only) beside it as text.json.
+
+    Skips when rapidocr-onnxruntime is not installed: it is the only source of the file.
+    """
+    if importlib.util.find_spec("rapidocr_onnxruntime") is None:
+        pytest.skip("rapidocr-onnxruntime is not installed (pip install -e '.[train-text]'): "
+                    "it ships the text detector these tests need")
+    out = tmp_path_factory.mktemp("text-model")
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.text", "--out", str(out), "--no-photos",
+         "--report", str(out / "text.json")],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, f"python -m training.text failed:\n{proc.stderr[-3000:]}"
+    return out / "text.onnx"
 
 
 @pytest.fixture(autouse=True)

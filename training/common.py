@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 # The package's hash is the one the manifest is checked with at run time: training uses the same
 # function rather than a copy, and the steps take it from here so only this line names xintud's.
@@ -32,6 +32,7 @@ __all__ = [
     "draw_blob",
     "drawn_scenes",
     "drawn_squares",
+    "drawn_text",
     "has_photo_manifest",
     "load_rgb",
     "noise_squares",
@@ -188,6 +189,28 @@ def striped_noise(sizes: Sequence[tuple[int, int]], count: int = 12) -> list[np.
             base[height // 3: height // 2] //= 3
         out.append(base)
     return out
+
+
+def drawn_text(size: tuple[int, int], font_size: int, lines: int, seed: int = 0,
+               dark_on_light: bool = True) -> Image.Image:
+    """A page of random words in Pillow's default font: `lines` left-aligned lines at 1.6x the
+    font size, starting a tenth of the way down (stand-ins for screenshots and documents)."""
+    rng = np.random.default_rng(seed)
+    paper, ink = ((245, 245, 240), (20, 20, 30)) if dark_on_light else ((25, 30, 40),
+                                                                         (235, 235, 235))
+    image = Image.new("RGB", size, paper)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=font_size)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+    top = size[1] // 10
+    for line in range(lines):
+        words = [
+            "".join(rng.choice(letters, int(rng.integers(2, 9))))
+            for _ in range(int(rng.integers(2, 7)))
+        ]
+        draw.text((size[0] // 16, top + int(line * font_size * 1.6)), " ".join(words),
+                  fill=ink, font=font)
+    return image
 
 
 # --- reports ----------------------------------------------------------------------------------
