@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from training.common import sha256_file
+from training.common import ort_session, sha256_file
 
 PACKAGE = "rapidocr-onnxruntime"
 VERSION = "1.4.4"
@@ -89,9 +89,7 @@ def copy_model(source: SourceModel, out: Path) -> Path:
 
 def graph_contract(path: Path) -> dict[str, Any]:
     """Opset, producer and the input/output names, shapes and types of an ONNX file."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort_session(path, threads=1)
     meta = session.get_modelmeta()
 
     def described(items: list[Any]) -> list[dict[str, Any]]:

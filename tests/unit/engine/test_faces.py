@@ -32,6 +32,7 @@ from xintud.engine.models.faces import (
     summed_area_table,
 )
 from xintud.engine.models.manifest import InputContract, ModelError, ModelFile
+from xintud.engine.models.store import open_session
 
 REPO = Path(__file__).resolve().parents[3]
 PHOTOS = REPO.parent / "shared" / "photos"
@@ -168,11 +169,8 @@ def face_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def session(path: Path) -> ort.InferenceSession:
-    """A single-threaded CPU session, as the daemon opens its models."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    """A single-threaded CPU session, opened as the daemon opens its models."""
+    return open_session(path, 1)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -25,6 +24,7 @@ from tests.support.images import scene
 from xintud.engine.decode import decode_image
 from xintud.engine.models.dbmap import binarise, boxes_from_map
 from xintud.engine.models.manifest import InputContract, ModelError, ModelFile
+from xintud.engine.models.store import open_session
 from xintud.engine.models.text import (
     TextBox,
     TextDetector,
@@ -60,11 +60,7 @@ def contract(input_name: str = "x", output: str = "sigmoid_0.tmp_0") -> ModelFil
 @pytest.fixture(scope="module")
 def detector(text_model: Path) -> TextDetector:
     """The engine's TextDetector on the fixture's model, two threads."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    session = ort.InferenceSession(str(text_model), options,
-                                   providers=["CPUExecutionProvider"])
-    return TextDetector(session, contract())
+    return TextDetector(open_session(text_model, 2), contract())
 
 
 def page(size: tuple[int, int], font_size: int, lines: int, ink: int = 20) -> Image.Image:
