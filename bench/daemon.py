@@ -15,14 +15,14 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.data import backlog, distinct_copy
 from bench.measure import cpu_seconds, load_average, median, peak_rss_mib, percentile, rss_mib
 from bench.startup import ctl_status_start
-from tests.support.daemon_tree import DaemonTree
+from tests.support.daemon_tree import DaemonTree, wait_for
 
 POLL_S = 0.002  # how often the source file is checked for having been filed
 
@@ -46,17 +46,6 @@ class BenchTree(DaemonTree):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.write_config(daemon={**asdict(self.settings), "reconcile_interval_seconds": 0})
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str,
-               interval: float = 0.05) -> None:
-    """Poll condition until it is truthy; RuntimeError after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def models_loaded(tree: BenchTree) -> bool:
@@ -106,8 +95,8 @@ def clear_backlog(tree: BenchTree, sources: Sequence[Path], count: int, staging:
     def remaining() -> int:
         return sum(1 for entry in os.scandir(tree.camera) if entry.is_file())
 
-    wait_until(lambda: remaining() == 0, timeout=max(600.0, count * 1.0),
-               what=f"a backlog of {count} photos to clear", interval=0.25)
+    wait_for(lambda: remaining() == 0, timeout=max(600.0, count * 1.0),
+             what=f"a backlog of {count} photos to clear", interval=0.25)
     elapsed = time.monotonic() - started
     return {"photos": count, "seconds": round(elapsed, 2),
             "photos_per_s": round(count / elapsed, 2),
@@ -136,8 +125,8 @@ def run(camera_files: Sequence[Path], quick: bool, backlog_count: int,
             "photos": len(warm),
             "load_average_1min": load_average(),
         }
-        wait_until(lambda: not models_loaded(tree), settings.idle_unload_seconds + 30,
-                   "the models to be unloaded")
+        wait_for(lambda: not models_loaded(tree), settings.idle_unload_seconds + 30,
+                 interval=0.05, what="the models to be unloaded")
         time.sleep(1.0)
         result["rss_idle_after_unload_mib"] = round(rss_mib(pid), 1)
         idle_window = 20.0 if quick else 60.0

@@ -96,7 +96,6 @@ def _looks_like_an_image(path: Path) -> bool:
 def format_plain(result: object) -> str:
     """One human line: `name  category  0.93`, or `name  error: ...`."""
     from xintud.core.facts import Analysis
-    from xintud.core.text import printable
 
     if isinstance(result, Analysis):
         return printable(f"{result.path}  {result.category}  {result.confidence:.2f}")
