@@ -446,7 +446,9 @@ def test_reconcile_scan_handles_missing_nested_and_duplicate_folders(tmp_path: P
 
 
 def test_reconcile_scan_accepts_config_watch_folder(tmp_path: Path):
-    config = pytest.importorskip("xintud.config.schema")
+    # A plain import: xintud's own config must never turn into a skip.
+    from xintud.config import schema as config
+
     photo = tmp_path / "IMG_1.jpg"
     photo.write_bytes(jpeg_bytes((16, 16)))
     folder = config.WatchFolder(path=tmp_path, kind="camera")
