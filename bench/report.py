@@ -129,6 +129,15 @@ def _daemon_rows(daemon: dict[str, Any]) -> list[Row]:
     return out
 
 
+def stage_cell(profile: dict[str, Any], name: str) -> str:
+    """One stage's median ms, with the share of pictures it ran on when not all."""
+    ms = profile["stages_cpu_ms"].get(name)
+    if ms is None:
+        return "skipped"
+    share = (profile.get("stages_share") or {}).get(name, 1.0)
+    return f"{ms:.2f}" if share >= 1.0 else f"{ms:.1f} ({share:.0%})"
+
+
 def profile_lines(results: dict[str, Any]) -> list[str]:
     """The per-stage CPU table, camera and screenshot side by side."""
     profile = results.get("profile") or {}
@@ -139,11 +148,11 @@ def profile_lines(results: dict[str, Any]) -> list[str]:
     for kind in kinds:
         names += [n for n in profile[kind]["stages_cpu_ms"] if n not in names]
     width = max(len(n) for n in names)
-    lines = ["  CPU ms per picture, one thread:  " + "  ".join(f"{k:>11}" for k in kinds)]
+    lines = ["  CPU ms per picture, one thread (median where run; the share run on when not "
+             "all):", "    " + " " * width + "  " + "  ".join(f"{k:>11}" for k in kinds)]
     for name in names:
-        cells = [profile[k]["stages_cpu_ms"].get(name) for k in kinds]
-        lines.append(f"    {name:<{width}}  " + "  ".join(
-            f"{c:>11.2f}" if c is not None else f"{'skipped':>11}" for c in cells))
+        cells = [stage_cell(profile[k], name) for k in kinds]
+        lines.append(f"    {name:<{width}}  " + "  ".join(f"{c:>11}" for c in cells))
     lines.append(f"    {'total':<{width}}  " + "  ".join(
         f"{profile[k]['total_cpu_ms']:>11.1f}" for k in kinds))
     return lines

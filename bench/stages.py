@@ -1,8 +1,11 @@
 """Where one picture's time goes: each stage of the pipeline timed alone, in one thread.
 
-CPU time of the calling thread (time.thread_time), median over the pictures: what each stage
-costs whatever else the machine is doing. The stages are the ones Classifier.examine runs, in
-its order; py-spy (see bench/RESULTS.md) shows the same split from the outside.
+CPU time of the calling thread (time.thread_time), median over the pictures a stage ran on:
+what each stage costs whatever else the machine is doing. The gated stages (detector, faces,
+text; engine/gates.py) run on some pictures only: the share they ran on is reported with
+them, and the total weighs each stage's median by it. The stages are the ones
+Classifier.examine runs, in its order; py-spy (see bench/RESULTS.md) shows the same split
+from the outside.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from bench.measure import median
 from xintud.core.facts import FileContext
 from xintud.engine import signals
+from xintud.engine.analyze import look_for_faces, read_text
 from xintud.engine.classify import Classifier, Job
 from xintud.engine.decide import decide
 from xintud.engine.decode import decode_bytes, read_file_bytes
@@ -34,6 +38,7 @@ class StageClock:
 
     def __init__(self) -> None:
         self.samples: dict[str, list[float]] = defaultdict(list)
+        self.pictures = 0
 
     def time(self, stage: str, action: Callable[[], T]) -> T:
         """Run action, adding its thread CPU time to `stage`."""
@@ -43,14 +48,26 @@ class StageClock:
         return result
 
     def medians(self) -> dict[str, float]:
-        """Median ms per stage, in the order the stages first ran."""
+        """Median ms per stage where it ran, in the order the stages first ran."""
         return {stage: round(median(values), 2) for stage, values in self.samples.items()}
+
+    def shares(self) -> dict[str, float]:
+        """The share of the pictures each stage ran on."""
+        return {stage: round(len(values) / max(1, self.pictures), 3)
+                for stage, values in self.samples.items()}
+
+    def clear(self) -> None:
+        """Forget every sample (after a warm-up)."""
+        self.samples.clear()
+        self.pictures = 0
 
 
 def profile_one(clock: StageClock, models: LoadedModels, classifier: Classifier, path: Path,
                 kind: str) -> None:
-    """Every stage of one picture, each timed on its own."""
+    """Every stage of one picture, each timed on its own; the gated stages (detector, faces,
+    text) where the classifier ran them on this picture."""
     perception = models.perception
+    clock.pictures += 1
     data = clock.time("read file", lambda: read_file_bytes(path))
     clock.time("sha256", lambda: hashlib.sha256(data).hexdigest())
     decoded = clock.time("decode (draft/reduce, EXIF, upright)",
@@ -61,18 +78,28 @@ def profile_one(clock: StageClock, models: LoadedModels, classifier: Classifier,
     clock.time("backbone run (2 views)",
                lambda: perception.backbone.run(np.stack([crop, full])))
     context = FileContext(path.name, kind)
-    metadata = clock.time("border + metadata cues", lambda: signals.metadata_cues(
+    clock.time("border + metadata cues", lambda: signals.metadata_cues(
         decoded, context, signals.border_uniformity(full)))
-    if signals.detector_skip_reason(metadata) is None:
-        picture = clock.time("detector input", lambda: detector_input(image))
-        clock.time("detector run", lambda: perception.detector.detect(picture))
     luma = clock.time("grey copy", lambda: signals.grey(image))
     clock.time("quality + dHash",
                lambda: (signals.measure_quality(luma), signals.difference_hash(luma)))
     examined = classifier.examine(Job(path, kind, data))
     assert examined.facts is not None, examined.error
     facts = examined.facts
+    clock.time("glance head (decide)", lambda: decide(models.glance_head, facts))
+    if any(note.startswith("detector, faces and text not looked at") for note in facts.notes):
+        clock.time("result record (pydantic)", lambda: classifier.conclude(examined))
+        return
+    if not any(note.startswith("detector skipped") for note in facts.notes):
+        picture = clock.time("detector input", lambda: detector_input(image))
+        clock.time("detector run", lambda: perception.detector.detect(picture))
+    if facts.faces is not None:
+        clock.time("faces (MTCNN) + head background",
+                   lambda: look_for_faces(perception, decoded))
     clock.time("head (decide)", lambda: decide(models.head, facts))
+    if facts.text is not None:
+        clock.time("text detector + layout", lambda: read_text(perception, decoded))
+        clock.time("text head (decide)", lambda: decide(models.text_head, facts))
     clock.time("result record (pydantic)", lambda: classifier.conclude(examined))
 
 
@@ -82,9 +109,10 @@ def profile(models: LoadedModels, files: Sequence[Path], kind: str, passes: int 
     clock = StageClock()
     with Classifier(models, decode_threads=1) as classifier:
         profile_one(clock, models, classifier, files[0], kind)  # warm-up, not counted
-        clock.samples.clear()
+        clock.clear()
         for _ in range(passes):
             for path in files:
                 profile_one(clock, models, classifier, path, kind)
-    stages = clock.medians()
-    return {"stages_cpu_ms": stages, "total_cpu_ms": round(sum(stages.values()), 1)}
+    stages, shares = clock.medians(), clock.shares()
+    total = sum(ms * shares[stage] for stage, ms in stages.items())
+    return {"stages_cpu_ms": stages, "stages_share": shares, "total_cpu_ms": round(total, 1)}

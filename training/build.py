@@ -1,7 +1,8 @@
 """Rebuild everything in models/ with one command.
 
-    pip install -e '.[train-backbone,train-detector]'
+    pip install -e '.[train-backbone,train-detector,train-text]'
     pip install --no-deps timm==1.0.31     # only its ImageNet label files are read
+    pip install --no-deps facenet-pytorch==2.6.0   # its MTCNN weights (it pins an old torch)
     python -m training.build
 
 Steps, each a module of its own that can also run alone (``python -m training.<step>``):
@@ -11,8 +12,13 @@ Steps, each a module of its own that can also run alone (``python -m training.<s
    verified against TensorFlow; coco_labels.json.
 3. slim_graphs — the int8 graphs rewritten to compute the same outputs faster (uint8 padding
    in the backbone, one multi-class NMS in the detector), checked output for output.
-4. train_head — features over ../shared/photos, nested grouped CV, head.npz.
-5. make_manifest — manifest.json (sha256, contracts, provenance, accuracy) and MODEL_CARD.md.
+4. faces — MTCNN's P-, R- and O-net from facenet-pytorch's weights → faces-*.onnx, parity-
+   checked against PyTorch and the numpy pipeline against facenet-pytorch's detect_face.
+5. text — PP-OCRv4's text detector copied from rapidocr-onnxruntime's wheel → text.onnx,
+   checked against rapidocr's own detector.
+6. train_head — features over ../shared/photos, nested grouped CV and by source held out,
+   head-glance.npz, head.npz and head-text.npz.
+7. make_manifest — manifest.json (sha256, contracts, provenance, accuracy) and MODEL_CARD.md.
 
 The models are deterministic for fixed inputs and versions, so an unchanged rebuild leaves the
 files byte-identical and git shows no change.
@@ -50,7 +56,9 @@ def main() -> int:
     if not args.skip_detector:
         run("export_detector", "--out", models, "--photos", args.photos)
     run("slim_graphs", "--models", models, "--photos", args.photos)
-    run("train_head", "--photos", args.photos, "--models", models)
+    run("faces", "--out", models, "--photos", args.photos)
+    run("text", "--out", models, "--photos", args.photos)
+    run("train_head", "--photos", args.photos, "--models", models, "--out", models)
     run("make_manifest", "--models", models)
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 from datetime import date
 from pathlib import Path
 
@@ -66,11 +67,44 @@ def detector_entry(models: Path, name: str) -> dict[str, object]:
     )
 
 
-def head_entry(models: Path) -> dict[str, object]:
-    """The category head: softmax regression in numpy over features.FEATURE_NAMES."""
+def face_entries(models: Path) -> dict[str, dict[str, object]]:
+    """MTCNN's three nets, with the contracts training/faces wrote in its report."""
+    report = read_report("faces.json")
+    out = {}
+    for name, contract in report["files"].items():
+        fixed = {k: v for k, v in contract.items() if k not in ("file", "sha256", "bytes", "role")}
+        out[f"face_{name}"] = entry(models, contract["file"], f"face_{name}", **fixed)
+    return out
+
+
+def text_entry(models: Path) -> dict[str, object]:
+    """The PP-OCRv4 text detector, with the contract training/text wrote in its report."""
+    contract = read_report("text.json")["contract"]
+    fixed = {k: v for k, v in contract.items()
+             if k not in ("file", "sha256", "bytes", "role", "labels")}
+    return entry(models, contract["file"], "text", **fixed)
+
+
+def network_entries(models: Path, backbone: str, detector: str) -> dict[str, dict[str, object]]:
+    """The manifest entries of the networks (not the heads): what training needs to run them."""
+    return {
+        "backbone": backbone_entry(models, backbone),
+        "detector": detector_entry(models, detector),
+        **face_entries(models),
+        "text": text_entry(models),
+    }
+
+
+HEAD_FILES = {"head_glance": "head-glance.npz", "head": "head.npz", "head_text": "head-text.npz"}
+
+
+def head_entry(models: Path, role: str) -> dict[str, object]:
+    """A category head: softmax regression in numpy over the features of its stage (features.
+    GLANCE_FEATURE_NAMES, FEATURE_NAMES, TEXT_FEATURE_NAMES), the three evaluated together as
+    the pipeline runs them (so each carries the pipeline's figures)."""
     report = read_report("head.json")
     return entry(
-        models, "head.npz", "head",
+        models, HEAD_FILES[role], role,
         provenance={"made_by": "training/train_head.py", "licence": "Apache-2.0",
                     "data": "../shared/photos (development photos, not shipped)"},
         accuracy={**{k: report.get(k) for k in ("per_category_accuracy", "macro_accuracy",
@@ -84,9 +118,8 @@ def head_entry(models: Path) -> dict[str, object]:
 def build_manifest(models: Path, backbone: str, detector: str) -> dict[str, object]:
     """The whole manifest; the version changes whenever any file does."""
     files = {
-        "backbone": backbone_entry(models, backbone),
-        "detector": detector_entry(models, detector),
-        "head": head_entry(models),
+        **network_entries(models, backbone, detector),
+        **{role: head_entry(models, role) for role in HEAD_FILES},
         "imagenet_labels": entry(models, "imagenet_labels.json", "labels",
                                  provenance={"source": "timm 1.0.31 data/_info (Apache-2.0)"}),
         "coco_labels": entry(models, "coco_labels.json", "labels",
@@ -124,6 +157,30 @@ def accuracy_lines(result: dict[str, object]) -> list[str]:
         for name, row in zip(names, confusion["matrix"], strict=True):
             lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
     return [*lines, ""]
+
+
+def faces_and_text_lines(faces: dict[str, object], text: dict[str, object]) -> list[str]:
+    """The face and text detectors' sections of the model card, from their reports."""
+    parity = max((max(p["max_abs"].values()) for p in faces.get("parity") or []), default=None)
+    pipeline = faces.get("pipeline") or {}
+    lines = ["", "## Face detector (MTCNN P-, R-, O-net, facenet-pytorch 2.6.0 weights)", "",
+             f"- ONNX vs PyTorch, largest difference over every net and test input: {parity} "
+             f"(tolerance {faces.get('parity_tolerance')}); the numpy pipeline vs facenet-"
+             "pytorch's detect_face: same faces, boxes within "
+             f"{faces.get('pipeline_tolerance_px')} px",
+             f"- settings: {json.dumps(pipeline)}",
+             f"- int8: {faces.get('int8')}",
+             "- runs only where the detector saw a person (engine/gates.py)",
+             "", "## Text detector (PP-OCRv4 det, rapidocr-onnxruntime 1.4.4)", ""]
+    source = text.get("source") or {}
+    matches = source.get("sha256_matches_wheel_record")
+    lines.append(f"- copied unchanged from `{source.get('file_in_wheel')}` "
+                 f"(sha256 matches the wheel's RECORD: {matches})")
+    for note in text.get("notes") or []:
+        lines.append(f"- {note}")
+    lines.append("- runs only where the first head's answer is screenshot or other, has one of "
+                 "them as a likely runner-up, or is unsure (engine/gates.py)")
+    return lines
 
 
 def model_card(manifest: dict[str, object]) -> str:
@@ -179,6 +236,7 @@ def model_card(manifest: dict[str, object]) -> str:
     int8 = detector.get("int8") or {}
     lines.append(f"- ms/image, fp32: {detector.get('speed_fp32')}; int8: {int8.get('speed')}")
     lines.append(f"- int8 vs fp32 agreement: {int8.get('agreement')}")
+    lines += faces_and_text_lines(read_report("faces.json"), read_report("text.json"))
     lines += ["", f"Known limits: the development photos are few ({head.get('photos', '?')}) and "
               "partly from research sets; some categories come mostly from one or two sources "
               "(see the table above); see ../shared/photos/README.md.", ""]

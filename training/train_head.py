@@ -40,31 +40,90 @@ from training.common import (
     sha256_file,
     write_json,
 )
+from training.make_manifest import network_entries
 from xintud.core.categories import CATEGORY_IDS
 from xintud.core.facts import FileContext
-from xintud.engine.analyze import analyze_batch
+from xintud.engine.analyze import analyze_batch, read_text
 from xintud.engine.classify import Job, prepare
-from xintud.engine.features import FEATURE_NAMES, SIGNAL_NAMES, feature_vector
+from xintud.engine.features import (
+    EMBEDDING_SIZE,
+    FEATURE_NAMES,
+    GLANCE_COLUMNS,
+    GLANCE_FEATURE_NAMES,
+    TEXT_FEATURE_NAMES,
+    feature_vector,
+    text_signals,
+)
+from xintud.engine.gates import GLANCE_SURE, glance_is_enough, text_look_reason
 from xintud.engine.head import HeadWeights, predict, save_head
-from xintud.engine.models.manifest import read_manifest as read_model_manifest
-from xintud.engine.models.store import Perception, build_perception, read_labels
+from xintud.engine.models.manifest import Manifest
+from xintud.engine.models.store import PERCEPTION_ROLES, Perception, build_perception, read_labels
 from xintud.learning.fit import train_head
 
-# (L2 strength, signal gain) pairs the inner folds choose from; see learn.train_head.
+# (L2 strength, signal gain) pairs the inner folds choose from, per head; see
+# learning.fit.train_head.
 GRID = tuple((l2, gain) for l2 in (0.01, 0.03, 0.1) for gain in (3.0, 5.0))
 STEPS = 400
+# The engine code that turns a picture into features: part of the feature cache's key.
+FEATURE_CODE = tuple(f"xintud/engine/{name}.py" for name in
+                     ("analyze", "features", "gates", "signals", "decode", "models/faces",
+                      "models/text", "models/dbmap", "models/backbone", "models/detector"))
 OUTER_FOLDS = 5
 INNER_FOLDS = 4
 
 
 @dataclass
 class Dataset:
-    """Feature rows of the development photos with their labels and near-duplicate groups."""
+    """Feature rows of the development photos with their labels and near-duplicate groups.
+
+    features are the first head's (FEATURE_NAMES); text the text detector's signals, read on
+    every photo here so that the gate between the heads can be replayed (see Heads).
+    """
 
     files: list[str]
     features: np.ndarray
+    text: np.ndarray
     labels: np.ndarray
     dhashes: list[str]
+
+    def subset(self, mask: np.ndarray) -> Dataset:
+        """The photos where mask is true."""
+        keep = np.flatnonzero(mask)
+        return Dataset([self.files[i] for i in keep], self.features[keep], self.text[keep],
+                       self.labels[keep], [self.dhashes[i] for i in keep])
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The three heads the classifier runs in stages (classify.decide_in_stages): the glance
+    head from the backbone alone, the first head once the detector and faces have looked, the
+    text head where gates.text_look_reason says writing could change the first answer."""
+
+    glance: HeadWeights
+    first: HeadWeights
+    text: HeadWeights
+
+    def predict(self, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+        """(category index per photo, the stage that answered: 0 glance, 1 first, 2 text),
+        gated as the pipeline gates them."""
+        answers, stage, _ = self.predict_with_glance(data)
+        return answers, stage
+
+    def predict_with_glance(self, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """predict's answers and stages, and the glance head's probabilities."""
+        glance = predict(self.glance, data.features[:, GLANCE_COLUMNS])
+        first = predict(self.first, data.features)
+        full = predict(self.text, np.concatenate([data.features, data.text], axis=1))
+        stage = np.array([stage_of(g, f) for g, f in zip(glance, first, strict=True)])
+        answers = np.stack([glance.argmax(axis=1), first.argmax(axis=1), full.argmax(axis=1)])
+        return answers[stage, np.arange(len(stage))], stage, glance
+
+
+def stage_of(glance: np.ndarray, first: np.ndarray) -> int:
+    """Which head answers a photo, from the glance and first heads' probabilities."""
+    if glance_is_enough(dict(zip(CATEGORY_IDS, glance.tolist(), strict=True))):
+        return 0
+    return 2 if text_look_reason(dict(zip(CATEGORY_IDS, first.tolist(), strict=True))) else 1
 
 
 def read_manifest(photos: Path) -> list[tuple[str, str]]:
@@ -77,19 +136,28 @@ def read_sources(photos: Path) -> dict[str, str]:
     return {row["file"]: row["repo"] for row in read_photo_manifest(photos)}
 
 
-def by_source_held_out(data: Dataset, sources: np.ndarray, setting: tuple[float, float]
-                       ) -> np.ndarray:
-    """Predictions for every photo by a head that saw none of its source's photos."""
+def by_source_held_out(data: Dataset, sources: np.ndarray,
+                       setting: tuple[float, float] | Settings) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions for every photo by heads that saw none of its source's photos, and the
+    stage that answered (Heads.predict)."""
     predicted = np.empty_like(data.labels)
+    looked = np.zeros(len(data.labels), dtype=int)
     names = sorted(set(sources.tolist()))
     for index, source in enumerate(names):
         test = sources == source
-        head = fit(data.features[~test], data.labels[~test], setting)
-        predicted[test] = predict(head, data.features[test]).argmax(axis=1)
+        heads = fit(data.subset(~test), setting)
+        predicted[test], looked[test] = heads.predict(data.subset(test))
         print(f"  source {index + 1}/{len(names)} held out: {source} ({int(test.sum())} photos, "
               f"acc={np.mean(predicted[test] == data.labels[test]):.3f})", end="\r", flush=True)
     print()
-    return predicted
+    return predicted, looked
+
+
+def stage_shares(labels: np.ndarray, stages: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per category, the share of photos answered at each stage: what the gates let run."""
+    names = ("glance", "detector+faces", "text")
+    return {c: {name: round(float(np.mean(stages[labels == i] == k)), 4)
+                for k, name in enumerate(names)} for i, c in enumerate(CATEGORY_IDS)}
 
 
 def sources_seen(data: Dataset, sources: np.ndarray) -> list[dict[str, object]]:
@@ -106,7 +174,7 @@ def sources_seen(data: Dataset, sources: np.ndarray) -> list[dict[str, object]]:
 def compute_features(photos: Path, perception: Perception, rows: list[tuple[str, str]],
                      batch: int = 16) -> Dataset:
     """Run the analyze stage over every photo and build feature vectors."""
-    files, features, labels, dhashes = [], [], [], []
+    files, features, text, labels, dhashes = [], [], [], [], []
     for start in range(0, len(rows), batch):
         chunk = rows[start:start + batch]
         prepared = [prepare(Job(photos / name)) for name, _ in chunk]
@@ -115,14 +183,16 @@ def compute_features(photos: Path, perception: Perception, rows: list[tuple[str,
                 raise SystemExit(f"cannot decode development photo: {p.error}")
         contexts = [FileContext(f"IMG_{i:04d}.jpg") for i in range(len(chunk))]
         facts = analyze_batch(perception, [p.decoded for p in prepared], contexts)  # type: ignore[misc]
-        for (name, category), fact in zip(chunk, facts, strict=True):
+        for (name, category), fact, p in zip(chunk, facts, prepared, strict=True):
             files.append(name)
             features.append(feature_vector(fact))
+            text.append(text_signals(read_text(perception, p.decoded)))  # type: ignore[arg-type]
             labels.append(CATEGORY_IDS.index(category))
             dhashes.append(fact.dhash)
         print(f"  features {start + len(chunk)}/{len(rows)}", end="\r", flush=True)
     print()
-    return Dataset(files, np.stack(features), np.asarray(labels), dhashes)
+    return Dataset(files, np.stack(features), np.asarray(text, dtype=np.float32),
+                   np.asarray(labels), dhashes)
 
 
 def near_duplicate_groups(data: Dataset, max_hamming: int = 6, min_cosine: float = 0.95
@@ -172,45 +242,109 @@ def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean([np.mean(predicted[labels == c] == c) for c in np.unique(labels)]))
 
 
-def fit(features: np.ndarray, labels: np.ndarray, setting: tuple[float, float]) -> HeadWeights:
-    """A head with one (l2, signal gain) setting."""
+def fit_one(features: np.ndarray, labels: np.ndarray, names: tuple[str, ...],
+            setting: tuple[float, float]) -> HeadWeights:
+    """One head with one (l2, signal gain) setting; the gain applies to every named signal
+    (everything after the embedding)."""
     l2, gain = setting
-    return train_head(features, labels, CATEGORY_IDS, FEATURE_NAMES, l2, STEPS,
-                      signal_gain=gain, n_signals=len(SIGNAL_NAMES))
+    return train_head(features, labels, CATEGORY_IDS, names, l2, STEPS,
+                      signal_gain=gain, n_signals=len(names) - EMBEDDING_SIZE)
 
 
-def choose_setting(features: np.ndarray, labels: np.ndarray, groups: np.ndarray
-                   ) -> tuple[float, float]:
-    """The (l2, gain) with the best inner-CV macro accuracy."""
-    folds = grouped_stratified_folds(labels, groups, INNER_FOLDS, seed=1)
-    best, best_score = GRID[0], -1.0
-    for setting in GRID:
-        predicted = np.empty_like(labels)
-        for fold in range(INNER_FOLDS):
-            test = folds == fold
-            head = fit(features[~test], labels[~test], setting)
-            predicted[test] = predict(head, features[test]).argmax(axis=1)
-        score = accuracy(labels, predicted)
-        if score > best_score:
-            best, best_score = setting, score
-    return best
+Setting = tuple[float, float]  # (l2, signal gain)
+Settings = tuple[Setting, Setting, Setting]  # one per head: glance, first, text
 
 
-def nested_cross_validation(data: Dataset, groups: np.ndarray
-                            ) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """Out-of-fold predictions for every photo, and the setting each outer fold chose."""
+def per_head(settings: Setting | Settings) -> Settings:
+    """One setting for every head, or one each."""
+    if isinstance(settings[0], tuple):
+        return settings  # type: ignore[return-value]
+    return (settings, settings, settings)  # type: ignore[return-value]
+
+
+def head_inputs(data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each head's feature matrix: glance, first, text."""
+    return (data.features[:, GLANCE_COLUMNS], data.features,
+            np.concatenate([data.features, data.text], axis=1))
+
+
+HEAD_NAMES = (GLANCE_FEATURE_NAMES, FEATURE_NAMES, TEXT_FEATURE_NAMES)
+
+
+def fit(data: Dataset, settings: Setting | Settings) -> Heads:
+    """The three heads on the same photos, each with its setting. Each later head sees every
+    photo (more examples than the gated ones it will answer for): its features are all there."""
+    inputs = head_inputs(data)
+    return Heads(*(fit_one(x, data.labels, names, setting) for x, names, setting
+                   in zip(inputs, HEAD_NAMES, per_head(settings), strict=True)))
+
+
+def choose_settings(data: Dataset, groups: np.ndarray) -> Settings:
+    """Each head's (l2, gain) with the best inner-CV macro accuracy of that head alone.
+
+    Chosen per head: a setting that suits the first head can leave the glance head, with its
+    few signals, sure and wrong (seen once: l2 0.1 gave a glance head 67% right).
+    """
+    folds = grouped_stratified_folds(data.labels, groups, INNER_FOLDS, seed=1)
+    chosen = []
+    for x, names in zip(head_inputs(data), HEAD_NAMES, strict=True):
+        best, best_score = GRID[0], -1.0
+        for setting in GRID:
+            predicted = np.empty_like(data.labels)
+            for fold in range(INNER_FOLDS):
+                test = folds == fold
+                head = fit_one(x[~test], data.labels[~test], names, setting)
+                predicted[test] = predict(head, x[test]).argmax(axis=1)
+            score = accuracy(data.labels, predicted)
+            if score > best_score:
+                best, best_score = setting, score
+        chosen.append(best)
+    return tuple(chosen)  # type: ignore[return-value]
+
+
+def nested_cross_validation(data: Dataset, groups: np.ndarray) -> CrossValidated:
+    """Out-of-fold answers for every photo, and the setting each outer fold chose."""
     folds = grouped_stratified_folds(data.labels, groups, OUTER_FOLDS, seed=0)
     predicted = np.empty_like(data.labels)
+    stages = np.empty_like(data.labels)
+    glance = np.empty((len(data.labels), len(CATEGORY_IDS)))
     chosen = []
     for fold in range(OUTER_FOLDS):
         test = folds == fold
-        setting = choose_setting(data.features[~test], data.labels[~test], groups[~test])
-        head = fit(data.features[~test], data.labels[~test], setting)
-        predicted[test] = predict(head, data.features[test]).argmax(axis=1)
+        setting = choose_settings(data.subset(~test), groups[~test])
+        heads = fit(data.subset(~test), setting)
+        predicted[test], stages[test], glance[test] = heads.predict_with_glance(data.subset(test))
         chosen.append(setting)
-        print(f"  outer fold {fold + 1}/{OUTER_FOLDS}: l2={setting[0]} gain={setting[1]} "
+        print(f"  outer fold {fold + 1}/{OUTER_FOLDS}: (l2, gain) per head {setting} "
               f"acc={np.mean(predicted[test] == data.labels[test]):.3f}")
-    return predicted, chosen
+    return CrossValidated(predicted, stages, glance, chosen)
+
+
+@dataclass(frozen=True)
+class CrossValidated:
+    """Out-of-fold answers, stages and glance probabilities, and the settings chosen."""
+
+    predicted: np.ndarray
+    stages: np.ndarray
+    glance: np.ndarray
+    chosen: list[Settings]
+
+
+def most_common(settings: list[Setting]) -> Setting:
+    """The setting chosen most often; ties go to the one chosen first."""
+    return max(set(settings), key=lambda s: (settings.count(s), -settings.index(s)))
+
+
+def glance_table(labels: np.ndarray, glance: np.ndarray, sure: float) -> dict[str, object]:
+    """How often, and how rightly, the glance head alone would answer at a few thresholds
+    (out of fold): what gates.GLANCE_SURE was chosen from."""
+    table = {}
+    for threshold in (0.9, 0.95, GLANCE_SURE, 0.99):
+        stops = glance.max(axis=1) >= threshold
+        right = glance.argmax(axis=1)[stops] == labels[stops]
+        table[str(threshold)] = {"share": round(float(stops.mean()), 4),
+                                 "accuracy": round(float(right.mean()), 4) if len(right) else None}
+    return {"threshold_in_use": sure, "by_threshold": table}
 
 
 def report(data: Dataset, predicted: np.ndarray) -> dict[str, object]:
@@ -234,23 +368,27 @@ def report(data: Dataset, predicted: np.ndarray) -> dict[str, object]:
 def load_or_compute(args: argparse.Namespace, rows: list[tuple[str, str]]) -> Dataset:
     """Features from the cache when the models and photos are unchanged."""
     models = Path(args.models)
+    entries = network_entries(models, args.backbone, args.detector)
     key = hashlib.sha256()
-    for name in (args.backbone, args.detector):
-        key.update(sha256_file(models / name).encode())
+    for role in PERCEPTION_ROLES:
+        key.update(sha256_file(models / str(entries[role]["file"])).encode())
     key.update(json.dumps(rows).encode())
-    key.update(json.dumps(FEATURE_NAMES).encode())
+    key.update(json.dumps(TEXT_FEATURE_NAMES).encode())
+    for module in FEATURE_CODE:  # a change in how a signal is measured makes new features
+        key.update((REPO / module).read_bytes())
     cache = REPO / "training" / "cache" / f"features-{key.hexdigest()[:16]}.npz"
     if cache.exists():
         with np.load(cache) as saved:
-            return Dataset(list(saved["files"]), saved["features"], saved["labels"],
-                           list(saved["dhashes"]))
+            return Dataset(list(saved["files"]), saved["features"], saved["text"],
+                           saved["labels"], list(saved["dhashes"]))
     labels = read_labels(models / "imagenet_labels.json", models / "coco_labels.json")
-    perception = build_perception(models / args.backbone, models / args.detector,
-                                  read_model_manifest(models), labels, args.threads)
+    manifest = Manifest.model_validate({"version": "training", "files": entries})
+    paths = {role: models / str(entries[role]["file"]) for role in PERCEPTION_ROLES}
+    perception = build_perception(paths, manifest, labels, args.threads)
     data = compute_features(Path(args.photos), perception, rows)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, files=np.array(data.files), features=data.features, labels=data.labels,
-             dhashes=np.array(data.dhashes))
+    np.savez(cache, files=np.array(data.files), features=data.features, text=data.text,
+             labels=data.labels, dhashes=np.array(data.dhashes))
     return data
 
 
@@ -261,7 +399,8 @@ def main() -> int:
     parser.add_argument("--models", default=str(MODELS))
     parser.add_argument("--backbone", default="backbone-int8.onnx")
     parser.add_argument("--detector", default="detector-int8.onnx")
-    parser.add_argument("--out", default=str(MODELS / "head.npz"))
+    parser.add_argument("--out", default=str(MODELS),
+                        help="folder for head.npz and head-text.npz")
     parser.add_argument("--report", default=str(REPORTS / "head.json"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -274,18 +413,26 @@ def main() -> int:
     data = load_or_compute(args, rows)
     groups = near_duplicate_groups(data)
     print(f"{len(data.files)} photos in {groups.max() + 1} near-duplicate groups")
-    predicted, chosen = nested_cross_validation(data, groups)
-    result = report(data, predicted)
-    # The final head takes the setting the outer folds chose most often (ties: the first).
-    final = max(set(chosen), key=lambda s: (chosen.count(s), -chosen.index(s)))
+    validated = nested_cross_validation(data, groups)
+    chosen = validated.chosen
+    result = report(data, validated.predicted)
+    result["stages"] = stage_shares(data.labels, validated.stages)
+    result["glance"] = glance_table(data.labels, validated.glance, GLANCE_SURE)
+    # Each final head takes the setting the outer folds chose most often (ties: the first).
+    final = tuple(most_common([c[k] for c in chosen]) for k in range(3))
     by_repo = read_sources(photos)
     sources = np.array([by_repo[name] for name in data.files])
-    held_out = report(data, by_source_held_out(data, sources, final))
+    predicted_by_source, stages = by_source_held_out(data, sources, final)
+    held_out = report(data, predicted_by_source)
+    held_out["stages"] = stage_shares(data.labels, stages)
     held_out["protocol"] = (f"each of the {len(set(by_repo.values()))} source repositories "
                             "left out in turn, the head fitted on the rest with the setting "
                             f"{final} the nested CV chose")
-    head = fit(data.features, data.labels, final)
-    save_head(head, args.out)
+    heads = fit(data, final)
+    save_head(heads.glance, str(Path(args.out) / "head-glance.npz"))
+    save_head(heads.first, str(Path(args.out) / "head.npz"))
+    save_head(heads.text, str(Path(args.out) / "head-text.npz"))
+
     result.update({
         "protocol": f"nested grouped stratified CV: {OUTER_FOLDS} outer folds, {INNER_FOLDS} "
                     f"inner folds choosing (l2, signal gain) from {list(GRID)}; "

@@ -220,8 +220,41 @@ def format_recent(result: Mapping[str, Any]) -> str:
     return "\n".join(format_recent_item(i) for i in items) if items else "no files processed yet"
 
 
+def format_faces(evidence: Mapping[str, Any]) -> str:
+    """The faces line of explain: how many, how sure, how large, and the head's background."""
+    faces = evidence.get("faces")
+    if faces is None:
+        return "  faces: not looked for"
+    if not faces:
+        return "  faces: none"
+    shown = ", ".join(
+        f"{_score(f.get('score'))} ({(f['box'][2] - f['box'][0]) * (f['box'][3] - f['box'][1]):.0%}"
+        " of the picture)" for f in faces[:4])
+    line = f"  faces: {len(faces)} — {shown}" + (" …" if len(faces) > 4 else "")
+    background = evidence.get("background")
+    if background:
+        line += (f"; around the head {background.get('uniformity', 0):.0%} plain, brightness "
+                 f"{background.get('brightness', 0):.2f}, blue {background.get('blue', 0):+.2f}, "
+                 f"red {background.get('red', 0):+.2f}")
+    return line
+
+
+def format_text(evidence: Mapping[str, Any]) -> str:
+    """The writing line of explain: lines, the share of the picture, where it sits."""
+    text = evidence.get("text")
+    if text is None:
+        return "  text: not looked for"
+    if not text.get("boxes"):
+        return "  text: none found"
+    return (f"  text: {text.get('lines')} lines ({text.get('boxes')} boxes) over "
+            f"{text.get('area', 0):.0%} of the picture, {text.get('left_aligned', 0):.0%} "
+            f"left-aligned; top/middle/bottom {text.get('top', 0):.0%}/"
+            f"{text.get('middle', 0):.0%}/{text.get('bottom', 0):.0%}")
+
+
 def format_explain(result: Mapping[str, Any], top: int = 5) -> str:
-    """Why a photo got its category: scores, ImageNet labels, detections, metadata cues."""
+    """Why a photo got its category: scores, ImageNet labels, detections, faces, writing,
+    metadata cues and the rules and gates that applied."""
     lines = [printable(str(result.get("path", "?")))]
     verdict = f"  category: {result.get('category') or 'none'} ({_score(result.get('confidence'))})"
     state = f"  state: {result.get('state', '?')}"
@@ -244,9 +277,13 @@ def format_explain(result: Mapping[str, Any], top: int = 5) -> str:
         "  detections: "
         + (", ".join(f"{d.get('label')} {_score(d.get('score'))}" for d in detections) or "none")
     )
+    lines += [format_faces(evidence), format_text(evidence)]
     metadata = evidence.get("metadata") or {}
     if metadata:
         lines.append("  metadata: " + ", ".join(f"{k}={v}" for k, v in metadata.items()))
+    lines += [printable(f"  rule: {rule}") for rule in evidence.get("rules") or []]
+    if result.get("model"):
+        lines.append(f"  model: {result['model']}")
     return "\n".join(lines)
 
 

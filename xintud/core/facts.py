@@ -45,6 +45,40 @@ class Face(BaseModel):
     landmarks: tuple[tuple[float, float], ...]
 
 
+class HeadBackground(BaseModel):
+    """What lies around the largest face's head: plain and white/blue/red/grey for ID photos.
+
+    Measured on strips beside and above the head (outside the hair), in 0..1 RGB terms.
+    """
+
+    uniformity: float = Field(description="share of the pixels around the head close to their "
+                                          "median colour: 1 for one flat colour")
+    brightness: float = Field(description="the darkest channel of the median colour, 0..1")
+    saturation: float = Field(description="(max - min) / max of the median colour, 0..1")
+    blue: float = Field(description="blue minus the larger of red and green, -1..1")
+    red: float = Field(description="red minus the larger of green and blue, -1..1")
+
+
+class TextLayout(BaseModel):
+    """How the writing in a picture is laid out (PP-OCR text detector), for the head.
+
+    area: share of the picture covered by text boxes (their union). lines: boxes grouped into
+    rows. left_aligned: share of the lines whose left edge sits on the most common left edge
+    (0 below two lines). height_spread: standard deviation / median of line heights (0 below
+    two lines). top/middle/bottom: shares of the text area in each third of the picture's
+    height (all 0 without text).
+    """
+
+    boxes: int
+    lines: int
+    area: float
+    left_aligned: float
+    height_spread: float
+    top: float
+    middle: float
+    bottom: float
+
+
 class MetadataCues(BaseModel):
     """What the file and its place say, independent of the pixels."""
 
@@ -76,6 +110,10 @@ class Evidence(BaseModel):
 
     imagenet: list[ImageNetGuess]
     detections: list[Detection]
+    faces: list[Face] | None = Field(None, description="faces found; null when not looked for")
+    background: HeadBackground | None = Field(
+        None, description="around the largest face's head; null without a face")
+    text: TextLayout | None = Field(None, description="writing found; null when not looked for")
     metadata: MetadataCues
     rules: list[str] = Field(default_factory=list, description="explicit rules that applied")
 
@@ -138,4 +176,7 @@ class Facts:
     metadata: MetadataCues
     quality: Quality
     dhash: str
+    faces: list[Face] | None = None  # None: not looked for (see notes)
+    background: HeadBackground | None = None  # around the largest face's head
+    text: TextLayout | None = None  # None: not looked for (see notes)
     notes: list[str] = field(default_factory=list)  # what was left out and why, for explain

@@ -1,4 +1,5 @@
-"""Analyze stage: decoded pictures in, facts out — backbone, detector, metadata, quality, hashes.
+"""Analyze stage: decoded pictures in, facts out — backbone, detector, faces, writing, metadata,
+quality, hashes.
 
 Pure with respect to the daemon: no files are touched and nothing is decided here, so the stage
 can be tested and benchmarked on its own. One picture at a time: on a CPU the networks gain
@@ -12,23 +13,40 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xintud.core.facts import Facts, FileContext
+from xintud.core.facts import Face, Facts, FileContext, HeadBackground, TextLayout
 from xintud.engine.decode import DecodedImage
+from xintud.engine.gates import detector_skip_reason, faces_skip_reason
 from xintud.engine.models.backbone import backbone_input, full_view_input
 from xintud.engine.models.detector import detector_input
 from xintud.engine.models.store import Perception
+from xintud.engine.models.text import summarise
 from xintud.engine.signals import (
     border_uniformity,
-    detector_skip_reason,
     difference_hash,
     grey,
+    head_background,
     measure_quality,
     metadata_cues,
 )
 
 
-def analyze_one(perception: Perception, decoded: DecodedImage, context: FileContext) -> Facts:
-    """Facts for one decoded picture: one backbone run (two views), one detector run.
+def look_for_faces(perception: Perception, decoded: DecodedImage
+                   ) -> tuple[list[Face], HeadBackground | None]:
+    """The faces in a picture and the background around the largest one's head."""
+    pixels = np.asarray(decoded.image.convert("RGB"))
+    faces = perception.faces.detect(pixels)
+    largest = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]),
+                  default=None)
+    return faces, head_background(pixels, largest) if largest else None
+
+
+def read_text(perception: Perception, decoded: DecodedImage) -> TextLayout:
+    """How the writing in a picture is laid out (the text detector's boxes, summarised)."""
+    return summarise(perception.text.detect(decoded.image.convert("RGB")))
+
+
+def glance(perception: Perception, decoded: DecodedImage, context: FileContext) -> Facts:
+    """The facts every picture gets: one backbone run (two views), metadata, quality, dHash.
 
     The backbone sees two views of the picture — the ImageNet-style centre crop (whose
     probabilities are the evidence) and the whole picture squashed — and the embedding is
@@ -37,20 +55,39 @@ def analyze_one(perception: Perception, decoded: DecodedImage, context: FileCont
     image = decoded.image
     full = full_view_input(image)
     embeddings, probs = perception.backbone.run(np.stack([backbone_input(image), full]))
-    metadata = metadata_cues(decoded, context, border_uniformity(full))
-    skipped = detector_skip_reason(metadata)
-    detections = [] if skipped else perception.detector.detect(detector_input(image))
     luma = grey(image)
     return Facts(
         embedding=(embeddings[0] + embeddings[1]) / 2,
         imagenet_probs=probs[0],
         imagenet_top=perception.backbone.top_imagenet(probs[0]),
-        detections=detections,
-        metadata=metadata,
+        detections=[],
+        metadata=metadata_cues(decoded, context, border_uniformity(full)),
         quality=measure_quality(luma),
         dhash=difference_hash(luma),
-        notes=[f"detector skipped: {skipped}"] if skipped else [],
     )
+
+
+def look_closer(perception: Perception, decoded: DecodedImage, facts: Facts) -> None:
+    """Add what the detector and the face detector see, where their gates let them
+    (engine.gates), to a picture's glance facts; the notes say what was left out and why."""
+    skipped = detector_skip_reason(facts.metadata)
+    if skipped:
+        facts.notes.append(f"detector skipped: {skipped}")
+    else:
+        facts.detections = perception.detector.detect(detector_input(decoded.image))
+    no_faces = faces_skip_reason(facts.detections, skipped is not None)
+    if no_faces:
+        facts.notes.append(f"faces not looked for: {no_faces}")
+    else:
+        facts.faces, facts.background = look_for_faces(perception, decoded)
+
+
+def analyze_one(perception: Perception, decoded: DecodedImage, context: FileContext) -> Facts:
+    """Every fact but the writing: the glance and the closer look, as training draws them.
+    (The classifier looks closer only where the glance is not enough; see classify.py.)"""
+    facts = glance(perception, decoded, context)
+    look_closer(perception, decoded, facts)
+    return facts
 
 
 def analyze_batch(

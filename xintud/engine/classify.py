@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from xintud.core.facts import Analysis, AnalysisFailure, Evidence, Facts, FileContext
-from xintud.engine.analyze import analyze_one
-from xintud.engine.decide import check_head, decide
+from xintud.engine.analyze import glance, look_closer, read_text
+from xintud.engine.decide import Decision, check_head, decide
 from xintud.engine.decode import DecodedImage, DecodeError, decode_bytes, read_file_bytes
+from xintud.engine.features import FEATURE_NAMES, GLANCE_FEATURE_NAMES, TEXT_FEATURE_NAMES
+from xintud.engine.gates import glance_is_enough, text_look_reason
 from xintud.engine.models.store import LoadedModels
 
 
@@ -47,12 +49,35 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Examined:
-    """A file's hash and facts (the decoded picture is dropped once the facts are drawn)."""
+    """A file's hash, facts and decision (the decoded picture is dropped once they are in)."""
 
     job: Job
     sha256: str | None
     facts: Facts | None
+    decision: Decision | None
     error: str | None
+
+
+def decide_in_stages(models: LoadedModels, decoded: DecodedImage, facts: Facts) -> Decision:
+    """The answer, each network looking only where it can change it (engine/gates.py): the
+    glance head's answer where it is sure; else the detector and the face detector look and
+    the first head answers; where writing could change that, the text detector reads the
+    picture and the text head answers. Fills in facts and says in facts.notes what ran."""
+    first = decide(models.glance_head, facts)
+    enough = glance_is_enough(first.scores)
+    if enough:
+        facts.notes.append(f"detector, faces and text not looked at: {enough}")
+        return first
+    look_closer(models.perception, decoded, facts)
+    closer = decide(models.head, facts)
+    reason = text_look_reason(closer.scores)
+    if reason is None:
+        facts.notes.append(f"text not looked for: the answer is sure "
+                           f"({closer.category} {closer.confidence:.2f})")
+        return closer
+    facts.text = read_text(models.perception, decoded)
+    facts.notes.append(f"text looked for: {reason}")
+    return decide(models.text_head, facts)
 
 
 def prepare(job: Job) -> Prepared:
@@ -77,7 +102,9 @@ class Classifier:
         """batch_size bounds how many files are in flight (read, decoded, being analysed);
         decode_threads is how many pictures are worked on at once (default: models.threads).
         """
-        check_head(models.head)
+        check_head(models.glance_head, GLANCE_FEATURE_NAMES, "head_glance")
+        check_head(models.head, FEATURE_NAMES, "head")
+        check_head(models.text_head, TEXT_FEATURE_NAMES, "head_text")
         self.models = models
         self.batch_size = max(1, batch_size)
         self.workers = max(1, decode_threads or models.threads)
@@ -113,25 +140,26 @@ class Classifier:
         """Read, hash, decode and analyse one file (runs in a worker thread)."""
         prepared = prepare(job)
         if prepared.decoded is None:
-            return Examined(job, prepared.sha256, None, prepared.error)
+            return Examined(job, prepared.sha256, None, None, prepared.error)
         context = FileContext(job.path.name, job.folder_kind)
-        facts = analyze_one(self.models.perception, prepared.decoded, context)
-        return Examined(job, prepared.sha256, facts, None)
+        facts = glance(self.models.perception, prepared.decoded, context)
+        decision = decide_in_stages(self.models, prepared.decoded, facts)
+        return Examined(job, prepared.sha256, facts, decision, None)
 
     def conclude(self, examined: Examined) -> Analysis | AnalysisFailure:
-        """The head's decision and the result record for an examined file (main thread)."""
+        """The result record for an examined file (main thread)."""
         path = str(examined.job.path)
-        facts = examined.facts
-        if facts is None or examined.sha256 is None:
+        facts, decision = examined.facts, examined.decision
+        if facts is None or decision is None or examined.sha256 is None:
             return AnalysisFailure(path=path, error=examined.error or "not analysed",
                                    sha256=examined.sha256, model=self.models.version)
-        decision = decide(self.models.head, facts)
         return Analysis(
             path=path,
             category=decision.category,
             confidence=decision.confidence,
             scores=decision.scores,
             evidence=Evidence(imagenet=facts.imagenet_top, detections=facts.detections,
+                              faces=facts.faces, background=facts.background, text=facts.text,
                               metadata=facts.metadata, rules=[*facts.notes, *decision.rules]),
             quality=facts.quality,
             sha256=examined.sha256,

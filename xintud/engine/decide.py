@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xintud.core.facts import Facts
-from xintud.engine.features import FEATURE_NAMES, feature_vector
+from xintud.engine.features import features_for
 from xintud.engine.head import HeadWeights, head_logits, softmax
 from xintud.engine.models.manifest import ModelError
 
 # Log-odds added to "screenshot" when the name or folder says so and no camera took the
 # picture. Named like a screenshot and camera-less is near-certain; the pixels still get a say.
 SCREENSHOT_HINT_BONUS = 3.0
+# More when the size is a screen's too: that is a screen capture (engine.gates skips the
+# detector on it), whatever it shows — a blank page or a photo on screen included.
+SCREEN_CAPTURE_BONUS = 6.0
 
 
 @dataclass(frozen=True)
@@ -31,12 +34,12 @@ class Decision:
     rules: list[str] = field(default_factory=list)
 
 
-def check_head(head: HeadWeights) -> None:
-    """Refuse a head trained on a different feature layout than this code builds."""
-    if head.feature_names != FEATURE_NAMES:
+def check_head(head: HeadWeights, feature_names: tuple[str, ...], role: str) -> None:
+    """Refuse a head trained on a different feature layout than this code builds for it."""
+    if head.feature_names != feature_names:
         raise ModelError(
-            "the category head was trained on other features than this version of xintud "
-            "computes; rebuild it with `python -m training.train_head`"
+            f"the category head '{role}' was trained on other features than this version of "
+            "xintud computes; rebuild it with `python -m training.train_head`"
         )
 
 
@@ -46,15 +49,19 @@ def hint_rules(facts: Facts, categories: tuple[str, ...]) -> tuple[np.ndarray, l
     reasons = []
     meta = facts.metadata
     if (meta.screenshot_name or meta.screenshot_folder) and not meta.camera_exif:
-        bonus[categories.index("screenshot")] += SCREENSHOT_HINT_BONUS
         where = "file name" if meta.screenshot_name else "screenshots folder"
-        reasons.append(f"{where} suggests a screenshot and no camera EXIF")
+        if meta.screen_size:
+            bonus[categories.index("screenshot")] += SCREEN_CAPTURE_BONUS
+            reasons.append(f"{where} says screenshot, at a screen's size, no camera EXIF")
+        else:
+            bonus[categories.index("screenshot")] += SCREENSHOT_HINT_BONUS
+            reasons.append(f"{where} suggests a screenshot and no camera EXIF")
     return bonus, reasons
 
 
 def decide(head: HeadWeights, facts: Facts) -> Decision:
     """Choose the category for one picture."""
-    logits = head_logits(head, feature_vector(facts))
+    logits = head_logits(head, features_for(head.feature_names, facts))
     bonus, reasons = hint_rules(facts, head.categories)
     probs = softmax((logits + bonus)[None])[0]
     best = int(np.argmax(probs))

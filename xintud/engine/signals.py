@@ -11,7 +11,7 @@ import re
 import numpy as np
 from PIL import Image
 
-from xintud.core.facts import FileContext, MetadataCues, Quality
+from xintud.core.facts import Face, FileContext, HeadBackground, MetadataCues, Quality
 from xintud.engine.decode import DecodedImage
 
 SCREENSHOT_NAME = re.compile(
@@ -112,19 +112,56 @@ def metadata_cues(decoded: DecodedImage, context: FileContext, uniformity: float
     )
 
 
-def detector_skip_reason(metadata: MetadataCues) -> str | None:
-    """Why the detector need not look at this picture, or None when it must.
+# Where the background around a head is sampled, in face-box widths/heights from the box
+# (MTCNN's box runs from the brows to the chin): beside the head from just past the ears, and
+# above it past the hair — close enough to the box that a tightly cropped ID photo (face 55%
+# of the width) still shows some. Hair or a shoulder in a strip lowers the plain share (see
+# PLAIN_TOLERANCE) rather than hiding the background. Fewer pixels than MIN_BACKGROUND_PIXELS
+# say nothing.
+SIDE_STRIP = (0.2, 0.9)  # from the box's side, outward
+SIDE_ROWS = (-0.5, 0.2)  # from the box's top, downward
+ABOVE_ROWS = (0.9, 0.45)  # above the box's top
+MIN_BACKGROUND_PIXELS = 24
+# A background pixel is "plain" when it is this close (mean of |ΔR|, |ΔG|, |ΔB|, 0..1) to the
+# median colour: hair or a shoulder reaching into a strip then lowers the share, not all of it.
+PLAIN_TOLERANCE = 0.06
 
-    A screen capture is a screenshot whatever it shows — a video call full of faces included —
-    so people, pets and food found on it cannot change the category. A PNG (or a file named or
-    filed as a screenshot) at a phone or desktop screen size, with no camera in its EXIF, is a
-    screen capture. Training applies the same rule (it runs this code), so the head has learnt
-    what an unlooked-at screen looks like.
-    """
-    if metadata.camera_exif or not metadata.screen_size:
+
+def _region(pixels: np.ndarray, x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
+    """The pixels of a rectangle, clipped to the picture (empty when it lies outside)."""
+    height, width = pixels.shape[:2]
+
+    def clipped(start: float, stop: float, extent: int) -> slice:
+        # Both ends clipped: a negative stop would count from the far edge.
+        return slice(min(max(0, round(start)), extent), min(max(0, round(stop)), extent))
+
+    return pixels[clipped(y0, y1, height), clipped(x0, x1, width)].reshape(-1, 3)
+
+
+def head_background(pixels: np.ndarray, face: Face) -> HeadBackground | None:
+    """The colour and plainness of what surrounds a face's head, or None when the head fills
+    the picture. `pixels` is the working picture, uint8 HxWx3 RGB."""
+    height, width = pixels.shape[:2]
+    x0, y0, x1, y1 = (face.box[0] * width, face.box[1] * height,
+                      face.box[2] * width, face.box[3] * height)
+    w, h = x1 - x0, y1 - y0
+    rows = (y0 + SIDE_ROWS[0] * h, y0 + SIDE_ROWS[1] * h)
+    strips = [
+        _region(pixels, x0 - SIDE_STRIP[1] * w, x0 - SIDE_STRIP[0] * w, *rows),
+        _region(pixels, x1 + SIDE_STRIP[0] * w, x1 + SIDE_STRIP[1] * w, *rows),
+        _region(pixels, x0, x1, y0 - ABOVE_ROWS[0] * h, y0 - ABOVE_ROWS[1] * h),
+    ]
+    around = np.concatenate(strips).astype(np.float32) / 255.0
+    if len(around) < MIN_BACKGROUND_PIXELS:
         return None
-    if metadata.format == "PNG":
-        return "a PNG at a screen size without camera EXIF is a screen capture"
-    if metadata.screenshot_name or metadata.screenshot_folder:
-        return "named or filed as a screenshot, at a screen size, without camera EXIF"
-    return None
+    median = np.median(around, axis=0)
+    plain = float((np.abs(around - median).mean(axis=1) <= PLAIN_TOLERANCE).mean())
+    r, g, b = (float(v) for v in median)
+    top = max(r, g, b)
+    return HeadBackground(
+        uniformity=round(plain, 4),
+        brightness=round(min(r, g, b), 4),
+        saturation=round((top - min(r, g, b)) / top if top > 0 else 0.0, 4),
+        blue=round(b - max(r, g), 4),
+        red=round(r - max(g, b), 4),
+    )

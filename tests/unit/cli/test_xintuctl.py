@@ -363,6 +363,30 @@ def test_format_explain_sorts_scores_and_handles_missing_evidence() -> None:
     assert "imagenet: pizza 0.61\n" in top
 
 
+def test_format_explain_shows_faces_writing_rules_and_model() -> None:
+    face = {"score": 0.999, "box": [0.3, 0.2, 0.7, 0.7], "landmarks": [[0.4, 0.4]] * 5}
+    evidence = {
+        **EXPLAIN["evidence"],
+        "faces": [face],
+        "background": {"uniformity": 0.95, "brightness": 0.2, "saturation": 0.8, "blue": 0.5,
+                       "red": -0.4},
+        "text": {"boxes": 3, "lines": 2, "area": 0.05, "left_aligned": 1.0, "height_spread": 0.1,
+                 "top": 0.0, "middle": 1.0, "bottom": 0.0},
+        "rules": ["text looked for: first answer unsure (idphoto 0.60)"],
+    }
+    text = format_explain({**EXPLAIN, "evidence": evidence, "model": "xintud-2026.12-abc"})
+    assert "faces: 1 — 1.00 (20% of the picture); around the head 95% plain" in text
+    assert "blue +0.50" in text
+    assert "text: 2 lines (3 boxes) over 5% of the picture" in text
+    assert "rule: text looked for: first answer unsure (idphoto 0.60)" in text
+    assert "model: xintud-2026.12-abc" in text
+    bare = format_explain(EXPLAIN)
+    assert "faces: not looked for" in bare and "text: not looked for" in bare
+    none = format_explain({**EXPLAIN, "evidence": {**EXPLAIN["evidence"], "faces": [],
+                                                   "text": {"boxes": 0}}})
+    assert "faces: none" in none and "text: none found" in none
+
+
 def test_format_undo_and_simple() -> None:
     assert format_undo({"undone": []}) == "nothing to undo"
     assert format_undo({"undone": [{"src": "/a", "dst": "/b", "message": "moved back"}]}) == (

@@ -7,20 +7,23 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from tests.support.images import camera_exif, png_bomb_bytes, scene, write_jpeg
 from xintud.core.categories import CATEGORY_IDS
-from xintud.core.facts import Analysis, AnalysisFailure
+from xintud.core.facts import Analysis, AnalysisFailure, result_to_json
 from xintud.engine.classify import Classifier, Job
 from xintud.engine.models.manifest import MODELS_DIR_ENV, ModelError, models_dir
 from xintud.engine.models.memory import release_model_memory
 from xintud.engine.models.store import load_models
 
 REPO = Path(__file__).resolve().parents[3]
+PHOTOS = REPO.parent / "shared" / "photos"
 
 
 def run_classify(*args: str, env: dict[str, str] | None = None,
@@ -126,9 +129,14 @@ def test_classifier_returns_one_result_per_job_in_order(models, tmp_path: Path) 
     assert [isinstance(r, AnalysisFailure) for r in results] == [i % 7 == 3 for i in range(19)]
 
 
+def unsure(head):  # noqa: ANN001, ANN201 - a HeadWeights whose answer is never sure
+    return replace(head, weights=np.zeros_like(head.weights), bias=np.zeros_like(head.bias))
+
+
 def test_detector_is_skipped_on_screen_captures_and_the_evidence_says_so(
     models, tmp_path: Path
 ) -> None:
+    models = replace(models, glance_head=unsure(models.glance_head))  # always look closer
     capture = tmp_path / "IMG_0001.png"  # not named like a screenshot: the PNG at size says it
     scene((1080, 2340), seed=4).save(capture)
     photo = write_jpeg(tmp_path / "IMG_0002.jpg", size=(1080, 2340), seed=4, exif=camera_exif())
@@ -188,12 +196,66 @@ def test_missing_model_is_refused_with_a_fix(tmp_path: Path) -> None:
 def test_manifest_lists_every_model_file_with_its_contract() -> None:
     manifest = json.loads((models_dir() / "manifest.json").read_text())
     files = manifest["files"]
-    assert {"backbone", "detector", "head", "imagenet_labels", "coco_labels"} <= set(files)
+    assert {"backbone", "detector", "face_pnet", "face_rnet", "face_onet", "text", "head_glance",
+            "head", "head_text", "imagenet_labels", "coco_labels"} == set(files)
     for entry in files.values():
         assert len(entry["sha256"]) == 64 and entry["bytes"] > 0
     assert files["backbone"]["input"]["dtype"] == "uint8"
     assert files["backbone"]["provenance"]["licence"] == "Apache-2.0"
     assert files["head"]["accuracy"]["macro_accuracy"] is not None
+    assert files["face_onet"]["provenance"]["package"] == "facenet-pytorch"
+    assert files["text"]["provenance"]["package"] == "rapidocr-onnxruntime"
+    # The budget: every model together at most 30 MB on disk.
+    assert sum(entry["bytes"] for entry in files.values()) <= 30 * 2**20
+
+
+
+def test_each_network_looks_only_where_the_last_answer_was_not_enough(
+    models, tmp_path: Path
+) -> None:
+    photo = write_jpeg(tmp_path / "IMG_0003.jpg", size=(1200, 900), seed=8, exif=camera_exif())
+    capture = tmp_path / "IMG_0004.png"
+    scene((1080, 2340), seed=5).save(capture)
+    sure_glance = replace(models, glance_head=replace(
+        models.glance_head, bias=models.glance_head.bias + 50 * np.eye(8)[0]))
+    with Classifier(sure_glance) as classifier:
+        (glanced,) = classifier.classify_batch([Job(photo)])
+    assert isinstance(glanced, Analysis) and glanced.category == "social"
+    assert any("not looked at: the backbone alone is sure" in r for r in glanced.evidence.rules)
+    assert glanced.evidence.faces is None and glanced.evidence.text is None
+    assert glanced.evidence.detections == []
+    all_unsure = replace(models, glance_head=unsure(models.glance_head),
+                         head=unsure(models.head))
+    with Classifier(all_unsure) as classifier:
+        looked, skipped = classifier.classify_batch([Job(photo), Job(capture)])
+    assert isinstance(looked, Analysis) and isinstance(skipped, Analysis)
+    rules = " | ".join(looked.evidence.rules)
+    assert "text looked for: first answer unsure" in rules, rules
+    assert looked.evidence.text is not None  # read, and a layout reported even when empty
+    assert (looked.evidence.faces is None) == ("faces not looked for" in rules)
+    assert any(r.startswith("detector skipped") for r in skipped.evidence.rules)
+    assert "faces not looked for: a screen capture" in " | ".join(skipped.evidence.rules)
+    line = json.loads(result_to_json(looked))["evidence"]
+    assert {"faces", "background", "text"} <= set(line)
+
+
+def test_mismatched_head_layout_is_refused(models) -> None:
+    swapped = replace(models, glance_head=models.head)
+    with pytest.raises(ModelError, match="head_glance"):
+        Classifier(swapped)
+
+
+@pytest.mark.skipif(not (PHOTOS / "manifest.csv").is_file(),
+                    reason=f"labelled development photos not present at {PHOTOS}")
+def test_an_id_photo_shows_its_face_and_plain_background(models) -> None:
+    forced = replace(models, glance_head=unsure(models.glance_head))  # the closer look runs
+    with Classifier(forced) as classifier:
+        (result,) = classifier.classify_batch([Job(PHOTOS / "idphoto" / "idphoto-001.jpg")])
+    assert isinstance(result, Analysis), result
+    faces, background = result.evidence.faces, result.evidence.background
+    assert faces is not None and len([f for f in faces if f.score >= 0.99]) == 1
+    assert background is not None and background.uniformity > 0.8
+    assert result.category == "idphoto"
 
 
 @pytest.mark.slow

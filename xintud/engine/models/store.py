@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from xintud.engine.head import HeadWeights, load_head
 from xintud.engine.models.backbone import Backbone
 from xintud.engine.models.detector import Detector
+from xintud.engine.models.faces import FaceDetector, FaceNet
 from xintud.engine.models.manifest import (
     REINSTALL_HINT,
     Manifest,
@@ -23,6 +24,7 @@ from xintud.engine.models.manifest import (
     read_manifest,
     verified_path,
 )
+from xintud.engine.models.text import TextDetector
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -36,12 +38,20 @@ class Labels:
     coco_names: dict[int, str]
 
 
+# The network files by manifest role; the face detector is three nets in cascade.
+PERCEPTION_ROLES = ("backbone", "detector", "face_pnet", "face_rnet", "face_onet", "text")
+HEAD_ROLES = ("head_glance", "head", "head_text")
+LABEL_ROLES = ("imagenet_labels", "coco_labels")
+
+
 @dataclass
 class Perception:
     """The networks that look at pixels, each with its label table."""
 
     backbone: Backbone
     detector: Detector
+    faces: FaceDetector
+    text: TextDetector
 
 
 @dataclass
@@ -50,7 +60,9 @@ class LoadedModels:
 
     version: str
     perception: Perception
-    head: HeadWeights
+    glance_head: HeadWeights  # the answer from the backbone alone, where it is sure
+    head: HeadWeights  # the answer once the detector and the face detector have looked
+    text_head: HeadWeights  # the answer once the text detector has read it too (engine.gates)
     manifest: Manifest
     threads: int = 1  # how many pictures may be analysed at once (one session thread each)
 
@@ -86,14 +98,23 @@ def open_session(path: Path, threads: int) -> ort.InferenceSession:
         raise ModelError(f"model file {path} cannot be loaded ({exc}); {REINSTALL_HINT}") from exc
 
 
-def build_perception(backbone: Path, detector: Path, manifest: Manifest, labels: Labels,
+def build_perception(paths: dict[str, Path], manifest: Manifest, labels: Labels,
                      threads: int = 1) -> Perception:
-    """Sessions for a backbone and a detector file, run by the manifest's contracts."""
+    """Sessions for the network files (by role, PERCEPTION_ROLES), run by the manifest's
+    contracts."""
     files = manifest.files
+
+    def session(role: str) -> ort.InferenceSession:
+        return open_session(paths[role], threads)
+
+    nets = [FaceNet(name, session(f"face_{name}"), files[f"face_{name}"])
+            for name in ("pnet", "rnet", "onet")]
     return Perception(
-        backbone=Backbone(open_session(backbone, threads), files["backbone"],
+        backbone=Backbone(session("backbone"), files["backbone"],
                           labels.imagenet_wnids, labels.imagenet_names),
-        detector=Detector(open_session(detector, threads), files["detector"], labels.coco_names),
+        detector=Detector(session("detector"), files["detector"], labels.coco_names),
+        faces=FaceDetector(*nets),
+        text=TextDetector(session("text"), files["text"]),
     )
 
 
@@ -124,17 +145,18 @@ def load_models(threads: int = 2, directory: Path | None = None) -> LoadedModels
     """
     directory = directory or models_dir()
     manifest = read_manifest(directory)
-    for role in ("backbone", "detector", "head", "imagenet_labels", "coco_labels"):
+    for role in (*PERCEPTION_ROLES, *HEAD_ROLES, *LABEL_ROLES):
         if role not in manifest.files:
             raise ModelError(f"model manifest in {directory} lists no {role}; {REINSTALL_HINT}")
     files = manifest.files
-    perception = build_perception(verified_path(directory, files["backbone"]),
-                                  verified_path(directory, files["detector"]), manifest,
-                                  load_labels(directory, manifest))
+    paths = {role: verified_path(directory, files[role]) for role in PERCEPTION_ROLES}
+    perception = build_perception(paths, manifest, load_labels(directory, manifest))
     return LoadedModels(
         version=manifest.version,
         perception=perception,
+        glance_head=load_head(verified_path(directory, files["head_glance"])),
         head=load_head(verified_path(directory, files["head"])),
+        text_head=load_head(verified_path(directory, files["head_text"])),
         manifest=manifest,
         threads=max(1, threads),
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from xintud.core.facts import TextLayout
 from xintud.engine.models.contract import checked_names
 from xintud.engine.models.dbmap import boxes_from_map
 from xintud.engine.models.manifest import ModelFile
@@ -54,27 +55,6 @@ class TextBox:
     corners: tuple[tuple[float, float], ...]
     score: float
     height: float
-
-
-@dataclass(frozen=True)
-class TextSummary:
-    """How the text in a picture is laid out: the signals the category decision can use.
-
-    area: share of the picture covered by text boxes (their union). lines: boxes grouped into
-    rows. left_aligned: share of the lines whose left edge sits on the most common left edge
-    (0 below two lines). height_spread: standard deviation / median of line heights (0 below
-    two lines). top/middle/bottom: shares of the text area in each third of the picture's
-    height (all 0 without text).
-    """
-
-    boxes: int
-    lines: int
-    area: float
-    left_aligned: float
-    height_spread: float
-    top: float
-    middle: float
-    bottom: float
 
 
 def text_input_size(width: int, height: int, max_side: int = TEXT_MAX_SIDE) -> tuple[int, int]:
@@ -180,10 +160,11 @@ def _union_area(boxes: list[TextBox], bands: tuple[float, ...]) -> np.ndarray:
     return np.bincount(band_of, weights=per_row, minlength=len(bands) - 1)
 
 
-def summarise(boxes: list[TextBox]) -> TextSummary:
+def summarise(boxes: list[TextBox]) -> TextLayout:
     """The layout signals of a picture's text boxes."""
     if not boxes:
-        return TextSummary(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return TextLayout(boxes=0, lines=0, area=0.0, left_aligned=0.0, height_spread=0.0,
+                          top=0.0, middle=0.0, bottom=0.0)
     lines = _lines(boxes)
     by_third = _union_area(boxes, (0.0, 1 / 3, 2 / 3, 1.0))
     area = float(by_third.sum())
@@ -195,7 +176,7 @@ def summarise(boxes: list[TextBox]) -> TextSummary:
         left_aligned = float(near.sum(axis=1).max() / len(lines))
         heights = np.array([np.median([b.height for b in line]) for line in lines])
         spread = float(heights.std() / max(float(np.median(heights)), 1e-6))
-    return TextSummary(
+    return TextLayout(
         boxes=len(boxes), lines=len(lines), area=round(area, 4),
         left_aligned=round(left_aligned, 4), height_spread=round(spread, 4),
         top=round(float(shares[0]), 4), middle=round(float(shares[1]), 4),
