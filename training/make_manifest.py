@@ -159,6 +159,35 @@ def accuracy_lines(result: dict[str, object]) -> list[str]:
     return [*lines, ""]
 
 
+def stage_lines(head: dict[str, object]) -> list[str]:
+    """Which head answered, per category (engine/gates.py), and the glance threshold table."""
+    grouped = head.get("stages") or {}
+    held_out = (head.get("by_source_held_out") or {}).get("stages") or {}
+    if not grouped:
+        return []
+    lines = ["### Which networks looked", "",
+             "Share of the photos answered by each stage, out of fold (grouped CV / by source "
+             "held out): the glance head (backbone only), the first head (after the detector "
+             "and, where it saw a person, the face detector), the text head (after the text "
+             "detector too).", "",
+             "| category | glance | detector+faces | text |", "|---|---|---|---|"]
+    for category, shares in grouped.items():
+        other = held_out.get(category, {})
+        lines.append(f"| {category} | " + " | ".join(
+            f"{percent(shares.get(k))} / {percent(other.get(k))}"
+            for k in ("glance", "detector+faces", "text")) + " |")
+    glance = head.get("glance") or {}
+    table = glance.get("by_threshold") or {}
+    if table:
+        lines += ["", f"The glance head's answer stands from {glance.get('threshold_in_use')} "
+                  "confidence on; out of fold (grouped CV), at each threshold, the share of "
+                  "photos that stop there and how many of those are right:", "",
+                  "| threshold | share | right |", "|---|---|---|"]
+        lines += [f"| {t} | {percent(v.get('share'))} | {percent(v.get('accuracy'))} |"
+                  for t, v in table.items()]
+    return [*lines, ""]
+
+
 def faces_and_text_lines(faces: dict[str, object], text: dict[str, object]) -> list[str]:
     """The face and text detectors' sections of the model card, from their reports."""
     parity = max((max(p["max_abs"].values()) for p in faces.get("parity") or []), default=None)
@@ -215,6 +244,7 @@ def model_card(manifest: dict[str, object]) -> str:
         lines += accuracy_lines(held_out)
     lines += ["### Grouped cross-validation", "", f"Protocol: {head.get('protocol', 'n/a')}.", ""]
     lines += accuracy_lines(head)
+    lines += stage_lines(head)
     sources = head.get("sources") or []
     if sources:
         lines += ["### Sources the shipped head saw", "",

@@ -45,8 +45,8 @@ def test_head_generalises_to_held_out_photos(dataset: train_head.Dataset) -> Non
     truth = dataset.labels
     recall = {c: round(float(np.mean(predicted[truth == i] == i)), 3)
               for i, c in enumerate(CATEGORY_IDS)}
-    assert np.mean(list(recall.values())) >= 0.91, recall
-    assert min(recall.values()) >= 0.82, recall
+    assert np.mean(list(recall.values())) >= 0.925, recall  # measured 0.939
+    assert min(recall.values()) >= 0.86, recall  # measured 0.882 (single)
 
 
 def test_head_generalises_to_sources_it_has_never_seen(dataset: train_head.Dataset) -> None:
@@ -58,8 +58,8 @@ def test_head_generalises_to_sources_it_has_never_seen(dataset: train_head.Datas
     recall = {c: round(float(np.mean(predicted[truth == i] == i)), 3)
               for i, c in enumerate(CATEGORY_IDS)}
     print(f"by source held out: macro {np.mean(list(recall.values())):.3f}, {recall}")
-    assert np.mean(list(recall.values())) >= 0.85, recall
-    assert min(recall.values()) >= 0.74, recall
+    assert np.mean(list(recall.values())) >= 0.87, recall  # measured 0.885
+    assert min(recall.values()) >= 0.77, recall  # measured 0.789 (other)
 
 
 def test_backbone_top1_on_imagenet_sourced_photos() -> None:
