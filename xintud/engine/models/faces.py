@@ -195,12 +195,19 @@ def area_crops(table: np.ndarray, rows: tuple[np.ndarray, np.ndarray],
 
 
 def area_resize(table: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """The whole picture of a summed-area table, area-resampled to out_h x out_w: [h,w,3] f32."""
+    """The whole picture of a summed-area table, area-resampled to out_h x out_w: [h,w,3] f32.
+
+    The same sums as area_crops over one region, taken row bands first and then columns: two
+    gathers of whole rows instead of four of single pixels (a pyramid level in ~1/4 the time).
+    """
     height, width = table.shape[0] - 1, table.shape[1] - 1
     zero = np.zeros(1, np.int64)
-    rows = (zero, np.array([height]))
-    cols = (zero, np.array([width]))
-    return area_crops(table, rows, cols, out_h, out_w)[0]
+    top, bottom = (v[0] for v in pool_bounds(zero, np.array([height]), out_h))
+    left, right = (v[0] for v in pool_bounds(zero, np.array([width]), out_w))
+    bands = table[bottom] - table[top]  # [out_h, W+1, 3]: each output row's band of rows
+    total = bands[:, right] - bands[:, left]
+    count = (bottom - top)[:, None, None] * (right - left)[None, :, None]
+    return (total / count).astype(np.float32)
 
 
 # --- boxes --------------------------------------------------------------------------------------
