@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The issue's targets, on 2 cores without a GPU.
+# The issues' targets, on 2 cores without a GPU (issue 9 raised the ratio to 5x with the face
+# and text detectors in the pipeline, and lowered idle RSS to 70 MiB).
 TARGETS = {
     "camera_images_per_s": 25.0,
-    "camera_ratio_vs_reference": 3.0,
+    "camera_ratio_vs_reference": 5.0,
     "daemon_peak_rss_mib": 200.0,
-    "daemon_idle_rss_mib": 80.0,
+    "daemon_idle_rss_mib": 70.0,
     "models_on_disk_mb": 30.0,
     "idle_latency_minus_settle_s": 1.0,
     "idle_cpu_s_per_min": 1.0,

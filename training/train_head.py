@@ -339,7 +339,7 @@ def glance_table(labels: np.ndarray, glance: np.ndarray, sure: float) -> dict[st
     """How often, and how rightly, the glance head alone would answer at a few thresholds
     (out of fold): what gates.GLANCE_SURE was chosen from."""
     table = {}
-    for threshold in (0.9, 0.95, GLANCE_SURE, 0.99):
+    for threshold in sorted({0.9, 0.95, 0.97, 0.99, GLANCE_SURE}):
         stops = glance.max(axis=1) >= threshold
         right = glance.argmax(axis=1)[stops] == labels[stops]
         table[str(threshold)] = {"share": round(float(stops.mean()), 4),
