@@ -9,6 +9,7 @@ of screens apart: how much of the picture is text, how many lines, how regular, 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -107,19 +108,26 @@ def boxes_as_fractions(prob: np.ndarray, picture_size: tuple[int, int]) -> list[
 
 
 class TextDetector:
-    """One onnxruntime session of the text detector, run with the contract's names."""
+    """One onnxruntime session of the text detector, run with the contract's names.
+
+    One picture at a time, whatever the number of worker threads: a 640 px page takes ~60 MB
+    of activations, two side by side would pass the daemon's memory budget, and the detector
+    runs on a few pictures in ten, so the workers rarely wait for each other here.
+    """
 
     def __init__(self, session: ort.InferenceSession, contract: ModelFile,
                  max_side: int = TEXT_MAX_SIDE) -> None:
         self._session = session
+        self._one_at_a_time = threading.Lock()
         self._input, outputs = checked_names(session, contract)
         self._output = outputs[0]  # the probability map [1, 1, H, W]
         self.max_side = max_side
 
     def probability_map(self, image: Image.Image) -> np.ndarray:
         """The network's text probability per pixel of its input, [H, W] float32."""
-        (prob,) = self._session.run([self._output],
-                                    {self._input: text_input(image, self.max_side)})
+        pixels = text_input(image, self.max_side)
+        with self._one_at_a_time:
+            (prob,) = self._session.run([self._output], {self._input: pixels})
         return prob[0, 0]
 
     def detect(self, image: Image.Image) -> list[TextBox]:
