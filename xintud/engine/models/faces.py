@@ -46,11 +46,13 @@ RNET_SIZE, ONET_SIZE = 24, 48
 # dense texture gives thousands, and those would cost time without adding faces.
 MAX_PROPOSALS = 1000
 NMS_BLOCK = 256  # boxes whose overlaps with all later ones nms computes at once
-# R- and O-net judge their crops this many at a time: each crop is judged alone, so the
-# answers are the same, and the activations stay small (1000 crops at once took
-# ~55 MB; O-net on 16 takes ~4 MB).
+# R- and O-net crops are cut and judged this many at a time: each crop is judged alone, so
+# the answers are the same, and memory stays small (1000 crops at once took ~55 MB of
+# activations; 300 O-net crops ~40 MB of numpy temporaries; 16 take ~4 MB).
 CROP_BATCH = 16
 OUTPUT_COUNTS = {"pnet": 2, "rnet": 2, "onet": 3}
+# Regions of a picture: ((y0, y1), (x0, x1)), one entry per region in each array.
+Regions = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class FaceNet:
@@ -70,9 +72,16 @@ class FaceNet:
         """The net's outputs for a float32 NHWC batch of 0..255 RGB pixels."""
         return self._session.run(self._outputs, {self._input: batch})
 
-    def run_in_batches(self, crops: np.ndarray, size: int = CROP_BATCH) -> list[np.ndarray]:
-        """run over the crops size at a time, the outputs joined in order."""
-        parts = [self.run(crops[start:start + size]) for start in range(0, len(crops), size)]
+    def judge(self, table: np.ndarray, regions: Regions, side: int) -> list[np.ndarray]:
+        """The net's outputs for the regions of a summed-area table, each area-resampled to
+        side x side, CROP_BATCH crops at a time (cut and judged together, so that neither the
+        crops nor their activations pile up), joined in order."""
+        (y0, y1), (x0, x1) = regions
+        parts = []
+        for start in range(0, len(y0), CROP_BATCH):
+            part = slice(start, start + CROP_BATCH)
+            crops = area_crops(table, (y0[part], y1[part]), (x0[part], x1[part]), side, side)
+            parts.append(self.run(crops))
         return [np.concatenate(outputs) for outputs in zip(*parts, strict=True)]
 
 
@@ -130,10 +139,10 @@ class FaceDetector:
     def _refine(self, table: np.ndarray, boxes: np.ndarray, height: int, width: int
                 ) -> np.ndarray:
         """Stage 2: R-net on 24x24 crops → the boxes it keeps, regressed and squared."""
-        boxes, crops = crops_of(table, boxes, height, width, RNET_SIZE)
+        boxes, regions = crop_regions(boxes, height, width)
         if not len(boxes):
             return boxes
-        offsets, face = self.rnet.run_in_batches(crops)
+        offsets, face = self.rnet.judge(table, regions, RNET_SIZE)
         keep = face > THRESHOLDS[1]
         boxes = np.concatenate([boxes[keep, :4], face[keep, None]], axis=1)
         pick = nms(boxes, NMS_STAGE)
@@ -142,10 +151,10 @@ class FaceDetector:
     def _output(self, table: np.ndarray, boxes: np.ndarray, height: int, width: int
                 ) -> tuple[np.ndarray, np.ndarray]:
         """Stage 3: O-net on 48x48 crops → final boxes and their five landmarks."""
-        boxes, crops = crops_of(table, boxes, height, width, ONET_SIZE)
+        boxes, regions = crop_regions(boxes, height, width)
         if not len(boxes):
             return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32)
-        offsets, landmarks, face = self.onet.run_in_batches(crops)
+        offsets, landmarks, face = self.onet.judge(table, regions, ONET_SIZE)
         keep = face > THRESHOLDS[2]
         boxes = np.concatenate([boxes[keep, :4], face[keep, None]], axis=1)
         landmarks = landmarks[keep]
@@ -307,20 +316,18 @@ def square(boxes: np.ndarray) -> np.ndarray:
     return out
 
 
-def crops_of(table: np.ndarray, boxes: np.ndarray, height: int, width: int, size: int
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """(the boxes that touch the picture, their crops [K,size,size,3]) for the next net.
+def crop_regions(boxes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, Regions]:
+    """(the boxes that touch the picture, their regions (rows [y0, y1), cols [x0, x1))) for
+    the next net to judge.
 
-    The crop is the box's integer part clipped to the picture (facenet-pytorch pads nothing):
-    a box over the edge is squashed, not filled with black.
+    The region is the box's integer part clipped to the picture (facenet-pytorch pads
+    nothing): a box over the edge is squashed, not filled with black.
     """
     whole = np.trunc(boxes[:, :4]).astype(np.int64)
     x0, y0 = np.maximum(whole[:, 0], 1) - 1, np.maximum(whole[:, 1], 1) - 1
     x1, y1 = np.minimum(whole[:, 2], width), np.minimum(whole[:, 3], height)
     inside = (x1 > x0) & (y1 > y0)
-    rows, cols = (y0[inside], y1[inside]), (x0[inside], x1[inside])
-    crops = area_crops(table, rows, cols, size, size)
-    return boxes[inside], crops
+    return boxes[inside], ((y0[inside], y1[inside]), (x0[inside], x1[inside]))
 
 
 def face_in_fractions(box: np.ndarray, points: np.ndarray, width: int, height: int) -> Face:
