@@ -45,6 +45,7 @@ from xintud.core.categories import CATEGORY_IDS
 from xintud.core.facts import FileContext
 from xintud.engine.analyze import analyze_batch, read_text
 from xintud.engine.classify import Job, prepare
+from xintud.engine.decide import pet_bonus
 from xintud.engine.features import (
     EMBEDDING_SIZE,
     FEATURE_NAMES,
@@ -55,7 +56,7 @@ from xintud.engine.features import (
     text_signals,
 )
 from xintud.engine.gates import GLANCE_SURE, glance_is_enough, text_look_reason
-from xintud.engine.head import HeadWeights, predict, save_head
+from xintud.engine.head import HeadWeights, head_logits, predict, save_head, softmax
 from xintud.engine.models.manifest import Manifest
 from xintud.engine.models.store import PERCEPTION_ROLES, Perception, build_perception, read_labels
 from xintud.learning.fit import train_head
@@ -111,12 +112,20 @@ class Heads:
 
     def predict_with_glance(self, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """predict's answers and stages, and the glance head's probabilities."""
-        glance = predict(self.glance, data.features[:, GLANCE_COLUMNS])
-        first = predict(self.first, data.features)
-        full = predict(self.text, np.concatenate([data.features, data.text], axis=1))
+        # The explicit rules the classifier adds (decide.hint_rules): of them only the pet rule
+        # can fire here, the photos' names being neutral.
+        bonus = pet_bonus(data.features, CATEGORY_IDS)
+        glance = rule_applied(self.glance, data.features[:, GLANCE_COLUMNS], bonus)
+        first = rule_applied(self.first, data.features, bonus)
+        full = rule_applied(self.text, np.concatenate([data.features, data.text], axis=1), bonus)
         stage = np.array([stage_of(g, f) for g, f in zip(glance, first, strict=True)])
         answers = np.stack([glance.argmax(axis=1), first.argmax(axis=1), full.argmax(axis=1)])
         return answers[stage, np.arange(len(stage))], stage, glance
+
+
+def rule_applied(head: HeadWeights, features: np.ndarray, bonus: np.ndarray) -> np.ndarray:
+    """A head's probabilities with the rules' logit adjustments, as decide computes them."""
+    return softmax(head_logits(head, features) + bonus)
 
 
 def stage_of(glance: np.ndarray, first: np.ndarray) -> int:

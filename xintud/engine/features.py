@@ -11,6 +11,7 @@ import numpy as np
 from xintud.core.facts import Detection, Face, Facts, HeadBackground, TextLayout
 
 EMBEDDING_SIZE = 1280
+IMAGENET_MASS_FLOOR = 1e-4  # added before the log: a group with no mass still gets a value
 PERSON_MIN_SCORE = 0.5
 # Face counts at two confidences: MTCNN's O-net score; 0.9 finds more faces in crowds (and a
 # few false ones), 0.99 is what a clear face in a portrait or ID photo scores.
@@ -107,8 +108,19 @@ def imagenet_group_signals(probs: np.ndarray) -> list[float]:
     out = []
     for ranges in IMAGENET_GROUPS.values():
         mass = sum(float(probs[lo:hi + 1].sum()) for lo, hi in ranges)
-        out.append(float(np.log(mass + 1e-4)))
+        out.append(float(np.log(mass + IMAGENET_MASS_FLOOR)))
     return out
+
+
+PET_GROUPS = ("dogs", "cats", "small_pets")
+PET_COLUMNS = np.array([FEATURE_NAMES.index(f"imagenet_{group}") for group in PET_GROUPS])
+
+
+def pet_mass(features: np.ndarray) -> np.ndarray:
+    """The ImageNet probability of dogs, cats and small pets together, from feature vectors
+    ([..., FEATURE_NAMES or TEXT_FEATURE_NAMES]): what the backbone says about a pet."""
+    logs = features[..., PET_COLUMNS]
+    return np.clip(np.exp(logs) - IMAGENET_MASS_FLOOR, 0.0, None).sum(axis=-1)
 
 
 def _face_area(face: Face) -> float:
