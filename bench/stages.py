@@ -26,6 +26,7 @@ from xintud.engine.analyze import look_for_faces, read_text
 from xintud.engine.classify import Classifier, Job
 from xintud.engine.decide import decide
 from xintud.engine.decode import decode_bytes, read_file_bytes
+from xintud.engine.gates import detector_skip_reason, glance_is_enough
 from xintud.engine.models.backbone import backbone_input, full_view_input
 from xintud.engine.models.detector import detector_input
 from xintud.engine.models.store import LoadedModels
@@ -86,11 +87,13 @@ def profile_one(clock: StageClock, models: LoadedModels, classifier: Classifier,
     examined = classifier.examine(Job(path, kind, data))
     assert examined.facts is not None, examined.error
     facts = examined.facts
-    clock.time("glance head (decide)", lambda: decide(models.glance_head, facts))
-    if any(note.startswith("detector, faces and text not looked at") for note in facts.notes):
+    glanced = clock.time("glance head (decide)", lambda: decide(models.glance_head, facts))
+    # The gates the classifier ran, asked again (engine/gates.py) rather than read back from
+    # the notes it wrote.
+    if glance_is_enough(glanced.scores):
         clock.time("result record (pydantic)", lambda: classifier.conclude(examined))
         return
-    if not any(note.startswith("detector skipped") for note in facts.notes):
+    if detector_skip_reason(facts.metadata) is None:
         picture = clock.time("detector input", lambda: detector_input(image))
         clock.time("detector run", lambda: perception.detector.detect(picture))
     if facts.faces is not None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from xintud.core.facts import Face, Facts, FileContext, HeadBackground, TextLayout
 from xintud.engine.decode import DecodedImage
+from xintud.engine.features import box_area
 from xintud.engine.gates import detector_skip_reason, faces_skip_reason
 from xintud.engine.models.backbone import backbone_input, full_view_input
 from xintud.engine.models.detector import detector_input
@@ -33,16 +34,15 @@ from xintud.engine.signals import (
 def look_for_faces(perception: Perception, decoded: DecodedImage
                    ) -> tuple[list[Face], HeadBackground | None]:
     """The faces in a picture and the background around the largest one's head."""
-    pixels = np.asarray(decoded.image.convert("RGB"))
+    pixels = np.asarray(decoded.image)  # decode.py's pictures are RGB already
     faces = perception.faces.detect(pixels)
-    largest = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]),
-                  default=None)
+    largest = max(faces, key=lambda f: box_area(f.box), default=None)
     return faces, head_background(pixels, largest) if largest else None
 
 
 def read_text(perception: Perception, decoded: DecodedImage) -> TextLayout:
     """How the writing in a picture is laid out (the text detector's boxes, summarised)."""
-    return summarise(perception.text.detect(decoded.image.convert("RGB")))
+    return summarise(perception.text.detect(decoded.image))
 
 
 def glance(perception: Perception, decoded: DecodedImage, context: FileContext) -> Facts:

@@ -63,11 +63,11 @@ def decide_in_stages(models: LoadedModels, decoded: DecodedImage, facts: Facts) 
     glance head's answer where it is sure; else the detector and the face detector look and
     the first head answers; where writing could change that, the text detector reads the
     picture and the text head answers. Fills in facts and says in facts.notes what ran."""
-    first = decide(models.glance_head, facts)
-    enough = glance_is_enough(first.scores)
+    glanced = decide(models.glance_head, facts)
+    enough = glance_is_enough(glanced.scores)
     if enough:
         facts.notes.append(f"detector, faces and text not looked at: {enough}")
-        return first
+        return glanced
     look_closer(models.perception, decoded, facts)
     closer = decide(models.head, facts)
     reason = text_look_reason(closer.scores)

@@ -58,14 +58,14 @@ def pet_bonus(features: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
     return bonus
 
 
-def hint_rules(facts: Facts, categories: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+def hint_rules(facts: Facts, categories: tuple[str, ...], full: np.ndarray
+               ) -> tuple[np.ndarray, list[str]]:
     """Logit adjustments from explicit rules — cues outside the pixels, and what ImageNet
-    knows of pets — and the reasons, for explain."""
-    full = feature_vector(facts)[None]
-    bonus = pet_bonus(full, categories)[0]
+    knows of pets — and the reasons, for explain. `full` is feature_vector(facts)."""
+    bonus = pet_bonus(full[None], categories)[0]
     reasons = []
     if bonus.any():
-        reasons.append(f"the backbone sees a dog, cat or small pet ({pet_mass(full)[0]:.2f})")
+        reasons.append(f"the backbone sees a dog, cat or small pet ({pet_mass(full):.2f})")
     meta = facts.metadata
     if (meta.screenshot_name or meta.screenshot_folder) and not meta.camera_exif:
         where = "file name" if meta.screenshot_name else "screenshots folder"
@@ -80,8 +80,9 @@ def hint_rules(facts: Facts, categories: tuple[str, ...]) -> tuple[np.ndarray, l
 
 def decide(head: HeadWeights, facts: Facts) -> Decision:
     """Choose the category for one picture."""
-    logits = head_logits(head, features_for(head.feature_names, facts))
-    bonus, reasons = hint_rules(facts, head.categories)
+    full = feature_vector(facts)
+    logits = head_logits(head, features_for(head.feature_names, full, facts))
+    bonus, reasons = hint_rules(facts, head.categories, full)
     probs = softmax((logits + bonus)[None])[0]
     best = int(np.argmax(probs))
     return Decision(

@@ -67,7 +67,8 @@ FEATURE_NAMES: tuple[str, ...] = (*EMBEDDING_NAMES, *SIGNAL_NAMES, *FACE_SIGNAL_
 TEXT_FEATURE_NAMES: tuple[str, ...] = (*FEATURE_NAMES, *TEXT_SIGNAL_NAMES)
 
 
-def _area(box: tuple[float, float, float, float]) -> float:
+def box_area(box: tuple[float, float, float, float]) -> float:
+    """The area of an (x0, y0, x1, y1) box in fractions of the picture: its share of it."""
     x0, y0, x1, y1 = box
     return max(0.0, x1 - x0) * max(0.0, y1 - y0)
 
@@ -83,7 +84,7 @@ def person_signals(detections: list[Detection]) -> list[float]:
     """
     people = sorted((d for d in detections if d.label == "person"), key=lambda d: -d.score)
     confident = [d for d in people if d.score >= PERSON_MIN_SCORE]
-    areas = sorted((_area(d.box) for d in confident), reverse=True)
+    areas = sorted((box_area(d.box) for d in confident), reverse=True)
     heights = [d.box[3] - d.box[1] for d in confident]
     scores = [d.score for d in people] + [0.0, 0.0]
     largest = areas[0] if areas else 0.0
@@ -123,10 +124,6 @@ def pet_mass(features: np.ndarray) -> np.ndarray:
     return np.clip(np.exp(logs) - IMAGENET_MASS_FLOOR, 0.0, None).sum(axis=-1)
 
 
-def _face_area(face: Face) -> float:
-    return _area(face.box)
-
-
 def frontalness(face: Face) -> tuple[float, float]:
     """(frontal, tilt) from the five landmarks: frontal is 1 when the nose sits midway between
     the eyes (0 at a profile), tilt the eye line's slope (0 when level)."""
@@ -151,18 +148,18 @@ def face_signals(faces: list[Face] | None, detections: list[Detection],
     of similar size. All zero when faces were not looked for (faces_looked says which)."""
     if faces is None:
         return [0.0] * len(FACE_SIGNAL_NAMES)
-    loose = sorted((f for f in faces if f.score >= FACE_LOOSE), key=lambda f: -_face_area(f))
+    loose = sorted((f for f in faces if f.score >= FACE_LOOSE), key=lambda f: -box_area(f.box))
     sure = sum(f.score >= FACE_SURE for f in loose)
     persons = sum(d.label == "person" and d.score >= PERSON_MIN_SCORE for d in detections)
     values = [1.0, float(min(len(loose), 8)), float(min(sure, 8)), float(sure == 1),
               float(sure >= 2)]
     if loose:
         largest = loose[0]
-        area = _face_area(largest)
+        area = box_area(largest.box)
         frontal, tilt = frontalness(largest)
         centre_x = (largest.box[0] + largest.box[2]) / 2
         centre_y = (largest.box[1] + largest.box[3]) / 2
-        second = _face_area(loose[1]) / area if len(loose) > 1 and area > 0 else 0.0
+        second = box_area(loose[1].box) / area if len(loose) > 1 and area > 0 else 0.0
         values += [area, largest.box[3] - largest.box[1], second, abs(centre_x - 0.5), centre_y,
                    frontal, tilt]
     else:
@@ -213,20 +210,15 @@ def feature_vector(facts: Facts) -> np.ndarray:
     return np.concatenate([embedding_features(facts.embedding), signal_vector(facts)])
 
 
-def text_feature_vector(facts: Facts) -> np.ndarray:
-    """The text head's input, in TEXT_FEATURE_NAMES order."""
-    return np.concatenate([feature_vector(facts),
-                           np.asarray(text_signals(facts.text), dtype=np.float32)])
-
-
 # Where the glance head's features sit in the first head's vector.
 GLANCE_COLUMNS = np.array([FEATURE_NAMES.index(name) for name in GLANCE_FEATURE_NAMES])
 
 
-def features_for(feature_names: tuple[str, ...], facts: Facts) -> np.ndarray:
-    """The feature vector a head with these feature names reads (one of the three layouts)."""
+def features_for(feature_names: tuple[str, ...], full: np.ndarray, facts: Facts) -> np.ndarray:
+    """The input of a head with these feature names (one of the three layouts), from the
+    picture's feature_vector (`full`, FEATURE_NAMES) and, for the text head, its writing."""
     if feature_names == TEXT_FEATURE_NAMES:
-        return text_feature_vector(facts)
+        return np.concatenate([full, np.asarray(text_signals(facts.text), dtype=np.float32)])
     if feature_names == GLANCE_FEATURE_NAMES:
-        return feature_vector(facts)[GLANCE_COLUMNS]
-    return feature_vector(facts)
+        return full[GLANCE_COLUMNS]
+    return full

@@ -31,13 +31,17 @@ def facts(probs: dict[int, float] | None = None, **metadata: object) -> Facts:
                  dhash="0" * 16)
 
 
+def with_features(picture: Facts) -> tuple[Facts, tuple[str, ...], np.ndarray]:
+    return picture, CATEGORY_IDS, feature_vector(picture)
+
+
 def test_a_sure_dog_or_cat_gets_the_pet_bonus_and_says_so() -> None:
     pets = CATEGORY_IDS.index("pets")
     for probs in ({DOG: 0.9}, {DOG: 0.3, CAT: 0.3}):
-        bonus, reasons = hint_rules(facts(probs), CATEGORY_IDS)
+        bonus, reasons = hint_rules(*with_features(facts(probs)))
         assert bonus[pets] == PET_HINT_BONUS and bonus.sum() == PET_HINT_BONUS
         assert any("dog, cat or small pet" in r for r in reasons)
-    bonus, reasons = hint_rules(facts({DOG: 0.3}), CATEGORY_IDS)  # below PET_SURE
+    bonus, reasons = hint_rules(*with_features(facts({DOG: 0.3})))  # below PET_SURE
     assert not bonus.any() and reasons == []
 
 
@@ -51,10 +55,10 @@ def test_the_pet_rule_reads_the_same_from_feature_rows_as_from_facts() -> None:
 def test_screenshot_hints_weigh_more_at_a_screen_size() -> None:
     shot = CATEGORY_IDS.index("screenshot")
     named = dict(camera_exif=False, screenshot_name=True, format="PNG")
-    bonus, _ = hint_rules(facts(**named), CATEGORY_IDS)
+    bonus, _ = hint_rules(*with_features(facts(**named)))
     assert bonus[shot] == SCREENSHOT_HINT_BONUS
-    bonus, reasons = hint_rules(facts(**named, screen_size=True, width=1080, height=2340),
-                                CATEGORY_IDS)
+    bonus, reasons = hint_rules(*with_features(
+        facts(**named, screen_size=True, width=1080, height=2340)))
     assert bonus[shot] == SCREEN_CAPTURE_BONUS and "screen's size" in reasons[0]
-    bonus, _ = hint_rules(facts(screenshot_name=True), CATEGORY_IDS)  # a camera took it
+    bonus, _ = hint_rules(*with_features(facts(screenshot_name=True)))  # a camera took it
     assert not bonus.any()
