@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,6 +215,26 @@ def drawn_text(size: tuple[int, int], font_size: int, lines: int, seed: int = 0,
 
 
 # --- reports ----------------------------------------------------------------------------------
+
+
+def export_tool_versions() -> dict[str, str]:
+    """Versions of the tools a PyTorch → ONNX export and its checks ran with, and the machine:
+    for the reports' provenance. torch and onnx are imported here, not with this module,
+    which also serves steps that have neither."""
+    import platform
+
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    return {
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": ort.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+    }
 
 
 def read_report(name: str) -> dict[str, Any]:

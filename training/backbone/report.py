@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import numpy as np
-import onnx
-import onnxruntime as ort
-import torch
 
 from training.backbone.convert import (
     INPUT_NAME,
@@ -23,7 +17,7 @@ from training.backbone.convert import (
 from training.backbone.labels import TIMM_VERSION, timm_source
 from training.backbone.score import Int8Agreement, ModelScore
 from training.backbone.verify import ParityResult
-from training.common import REPORTS, sha256_file, write_json
+from training.common import REPORTS, export_tool_versions, sha256_file, write_json
 
 DEFAULT_REPORT = REPORTS / "backbone.json"
 STANDING_NOTES = (
@@ -63,12 +57,7 @@ def provenance(weights: Path, timm_wheel: Path | None) -> dict[str, object]:
         "weights_sha256": sha256_file(weights),
         "architecture": "EfficientNet-Lite0 (no SE, ReLU6, TF same padding, BN eps 1e-3)",
         "labels_source": f"timm {TIMM_VERSION} data/_info: {timm_source(timm_wheel)}",
-        "torch": torch.__version__,
-        "onnx": onnx.__version__,
-        "onnxruntime": ort.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+        **export_tool_versions(),
         "load_average_at_timing": [round(v, 2) for v in os.getloadavg()],
     }
 

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
-import os
-import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import onnx
-import onnxruntime as ort
-import torch
-
-from training.common import REPORTS, sha256_file, write_json
+from training.common import REPORTS, export_tool_versions, sha256_file, write_json
 from training.faces.convert import PIXEL_MEAN, PIXEL_SCALE, contract
 from training.faces.nets import SOURCE_LICENCE, SOURCE_PACKAGE
 from training.faces.verify import NetParity, PipelineParity
@@ -70,12 +63,7 @@ def provenance(state_dicts: dict[str, Path]) -> dict[str, object]:
         "architecture": "MTCNN P/R/O-net as in facenet_pytorch/models/mtcnn.py (per-channel "
                         "PReLU, ceil-mode max pooling, (W,H,C) flattening before dense layers), "
                         "written in training/faces/nets.py, state dicts loaded strictly",
-        "torch": torch.__version__,
-        "onnx": onnx.__version__,
-        "onnxruntime": ort.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+        **export_tool_versions(),
     }
 
 
