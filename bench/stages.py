@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.measure import median
 from xintud.core.facts import FileContext
-from xintud.engine import signals
+from xintud.engine import hashes, quality, signals
 from xintud.engine.analyze import look_for_faces, read_text
 from xintud.engine.classify import Classifier, Job
 from xintud.engine.decide import decide
@@ -83,7 +83,7 @@ def profile_one(clock: StageClock, models: LoadedModels, classifier: Classifier,
         decoded, context, signals.border_uniformity(full)))
     luma = clock.time("grey copy", lambda: signals.grey(image))
     clock.time("quality + dHash",
-               lambda: (signals.measure_quality(luma), signals.difference_hash(luma)))
+               lambda: (quality.measure_quality(luma), hashes.difference_hash(luma)))
     examined = classifier.examine(Job(path, kind, data))
     assert examined.facts is not None, examined.error
     facts = examined.facts

@@ -25,11 +25,13 @@ MAY_IMPORT: dict[str, set[str]] = {
     "intake": {"core", "config"},
     "engine": {"core", "config"},
     "learning": {"core", "config", "engine"},
+    "duplicates": {"core", "config", "engine", "library", "state"},
     "library": {"core", "config", "state"},
     "state": {"core", "config"},
-    "daemon": {"core", "config", "intake", "engine", "learning", "library", "state", "control"},
-    "control": {"core", "config", "library", "state"},
-    "cli": {"core", "config", "intake", "engine", "control", "daemon"},
+    "daemon": {"core", "config", "intake", "engine", "learning", "duplicates", "library", "state",
+               "control"},
+    "control": {"core", "config", "duplicates", "library", "state"},
+    "cli": {"core", "config", "intake", "engine", "duplicates", "control", "daemon"},
 }
 MAX_MODULE_LINES = 500
 MAX_CLASS_LINES = 250

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from xintud import __version__
+from xintud.cli.dupes import add_dupes_command, run_dupes
 from xintud.cli.output import until_reader_leaves
 from xintud.core.text import json_text, printable
 from xintud.intake.settle import IMAGE_SUFFIXES
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--batch-size", type=int, default=8)
     classify.add_argument("--kind", choices=("camera", "screenshots"),
                           help="treat the files as coming from this kind of folder")
+    add_dupes_command(commands, add_json_flag)
     return parser
 
 
@@ -93,6 +95,11 @@ def _looks_like_an_image(path: Path) -> bool:
         return True  # unreadable: let classify say why, with the file's name
 
 
+def report_skipped(path: Path, reason: str) -> None:
+    """Say on stderr that a file was left out, and why."""
+    print(printable(f"xintud: skipped {path}: {reason}"), file=sys.stderr, flush=True)
+
+
 def format_plain(result: object) -> str:
     """One human line: `name  category  0.93`, or `name  error: ...`."""
     from xintud.core.facts import Analysis
@@ -104,9 +111,12 @@ def format_plain(result: object) -> str:
 
 def format_json(result: object, with_embedding: bool) -> str:
     """One JSON line per result; the embedding only when asked for."""
-    from xintud.core.facts import Analysis, result_to_json
+    from xintud.core.facts import BULKY_FIELDS, Analysis, result_to_json
 
-    exclude = None if with_embedding or not isinstance(result, Analysis) else {"embedding"}
+    if not isinstance(result, Analysis):
+        exclude = None
+    else:
+        exclude = {"layout"} if with_embedding else set(BULKY_FIELDS)
     return result_to_json(result, exclude=exclude)  # type: ignore[arg-type]
 
 
@@ -126,9 +136,6 @@ def run_classify(args: argparse.Namespace) -> int:
             print(f"xintud: {exc}", file=sys.stderr)
         return 2
     failures = 0
-    def report_skipped(path: Path, reason: str) -> None:
-        print(printable(f"xintud: skipped {path}: {reason}"), file=sys.stderr, flush=True)
-
     jobs = (Job(path, args.kind) for path in iter_image_paths(args.paths, report_skipped))
     with Classifier(models, batch_size=args.batch_size, decode_threads=2) as classifier:
         for result in classifier.classify(jobs):
@@ -176,6 +183,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "classify":
         return run_classify(args)
+    if args.command == "dupes":
+        return run_dupes(args, list(iter_image_paths(args.paths, report_skipped)))
     configure_logging(args.verbose, as_json=args.json)
     from xintud.daemon.main import run_daemon
 

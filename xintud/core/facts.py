@@ -92,17 +92,36 @@ class MetadataCues(BaseModel):
     screenshot_name: bool = Field(description="file name looks like a screenshot")
     screenshot_folder: bool = Field(description="found in a watch folder of kind 'screenshots'")
     screen_size: bool = Field(description="pixel size matches a common phone or desktop screen")
+    jpeg_quality: int | None = Field(None, description="JPEG quality the file was saved at, "
+                                                       "estimated; null for other formats")
+    rating: int | None = Field(None, description="xmp:Rating in the file's own XMP: -1 "
+                                                 "rejected, 0..5 stars; null without one")
     border_uniformity: float = Field(description="0..1, how plain the image border is")
 
 
-class Quality(BaseModel):
-    """Photo quality hints; suggestions only, nothing is ever deleted for quality."""
+# The machine-readable quality flags (Quality.flags); a photo may carry several.
+QUALITY_FLAGS = ("blurry", "motion_blur", "underexposed", "overexposed", "accidental")
 
-    sharpness: float = Field(description="variance of the Laplacian at 448 px; low means blurry")
+
+class Quality(BaseModel):
+    """Photo quality: measures, an overall score and flags — suggestions only, nothing is ever
+    deleted or moved for quality alone (duplicates' best-shot choice reads them)."""
+
+    sharpness: float = Field(description="variance of the Laplacian of the 256 px grey copy "
+                                         "(a head input); low means blurry")
     brightness: float = Field(description="mean luma 0..1")
     dark_clip: float = Field(description="fraction of nearly black pixels")
     bright_clip: float = Field(description="fraction of nearly white pixels")
-    suggestions: list[str] = Field(default_factory=list)
+    blur: float = Field(0.0, description="0..1: how much fine detail is missing (defocus or "
+                                         "shake); 1 is a smear")
+    motion: float = Field(0.0, description="0..1: how strongly what detail there is runs in one "
+                                           "direction, as camera shake leaves it")
+    face_sharpness: float | None = Field(None, description="Laplacian variance inside the faces, "
+                                                           "where faces were found")
+    score: float = Field(1.0, description="0..1 overall: 1 is a well exposed, sharp picture")
+    flags: list[str] = Field(default_factory=list,
+                             description="of: " + ", ".join(QUALITY_FLAGS))
+    suggestions: list[str] = Field(default_factory=list, description="the flags in words")
 
 
 class Evidence(BaseModel):
@@ -128,11 +147,22 @@ class Analysis(BaseModel):
     evidence: Evidence
     quality: Quality
     sha256: str
-    dhash: str = Field(description="64-bit difference hash, hex, for near-duplicate search")
+    dhash: str = Field(description="64-bit difference hash, hex")
+    phash: str = Field("", description="64-bit DCT perceptual hash, hex, for finding copies")
+    content_share: float = Field(1.0, description="share of the picture inside flat borders "
+                                                  "(letterbox, pillarbox, margins)")
     model: str
     embedding: list[float] | None = Field(
         None, description="backbone embedding; kept out of JSON output unless asked for"
     )
+    layout: str | None = Field(
+        None, description="64x64 grey layout thumbnail (base64 of 4096 bytes) that duplicates "
+                          "compare; kept out of JSON output unless asked for")
+
+
+# The fields of Analysis that only machines read (duplicates, training): left out of results
+# printed or stored as JSON.
+BULKY_FIELDS = frozenset({"embedding", "layout"})
 
 
 class AnalysisFailure(BaseModel):
@@ -176,6 +206,9 @@ class Facts:
     metadata: MetadataCues
     quality: Quality
     dhash: str
+    phash: str = ""  # engine.hashes.perceptual_hash, hex
+    layout: np.ndarray | None = None  # [64, 64] uint8 grey inside the flat borders (hashes.py)
+    content_share: float = 1.0  # of the picture, inside the flat borders
     faces: list[Face] | None = None  # None: not looked for (see notes)
     background: HeadBackground | None = None  # around the largest face's head
     text: TextLayout | None = None  # None: not looked for (see notes)

@@ -16,7 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from xintud.config.schema import Config
-from xintud.core.facts import Analysis, AnalysisFailure, analysis_from_json, result_to_json
+from xintud.core.facts import (
+    BULKY_FIELDS,
+    Analysis,
+    AnalysisFailure,
+    analysis_from_json,
+    result_to_json,
+)
 from xintud.core.text import printable
 from xintud.engine.classify import Classifier, Job
 from xintud.engine.decode import DecodeError, read_file_bytes
@@ -185,7 +191,7 @@ class BatchProcessor:
             sha256=analysis.sha256, path=path, original_path=path, state=FileState.QUEUED,
             category=placement.category, confidence=analysis.confidence,
             action=f"{placement.action} begun", reason=placement.note,
-            result_json=result_to_json(analysis, exclude={"embedding"}),
+            result_json=result_to_json(analysis, exclude=set(BULKY_FIELDS)),
         ))
 
     def record_interrupted(self, journal: Journal) -> int:
@@ -222,7 +228,7 @@ class BatchProcessor:
                 outcome: ActOutcome | None) -> None:
         root = self.config.library.root
         score = f"{placement.category} {analysis.confidence:.2f}"
-        result_json = result_to_json(analysis, exclude={"embedding"})
+        result_json = result_to_json(analysis, exclude=set(BULKY_FIELDS))
         if outcome is None:
             logger.info("left %s in place: %s", path.name, placement.note)
             state, where, action = FileState.SKIPPED, path, f"left in place ({placement.note})"

@@ -17,16 +17,16 @@ from xintud.core.facts import Face, Facts, FileContext, HeadBackground, TextLayo
 from xintud.engine.decode import DecodedImage
 from xintud.engine.features import box_area
 from xintud.engine.gates import detector_skip_reason, faces_skip_reason
+from xintud.engine.hashes import difference_hash, hash_hex, layout_thumbnail, perceptual_hash
 from xintud.engine.models.backbone import backbone_input, full_view_input
 from xintud.engine.models.detector import detector_input
 from xintud.engine.models.store import Perception
 from xintud.engine.models.text import summarise
+from xintud.engine.quality import measure_quality, with_face_sharpness
 from xintud.engine.signals import (
     border_uniformity,
-    difference_hash,
     grey,
     head_background,
-    measure_quality,
     metadata_cues,
 )
 
@@ -56,6 +56,7 @@ def glance(perception: Perception, decoded: DecodedImage, context: FileContext) 
     full = full_view_input(image)
     embeddings, probs = perception.backbone.run(np.stack([backbone_input(image), full]))
     luma = grey(image)
+    layout, content_share = layout_thumbnail(luma)
     return Facts(
         embedding=(embeddings[0] + embeddings[1]) / 2,
         imagenet_probs=probs[0],
@@ -64,6 +65,9 @@ def glance(perception: Perception, decoded: DecodedImage, context: FileContext) 
         metadata=metadata_cues(decoded, context, border_uniformity(full)),
         quality=measure_quality(luma),
         dhash=difference_hash(luma),
+        phash=hash_hex(perceptual_hash(layout)),
+        layout=layout,
+        content_share=round(content_share, 4),
     )
 
 
@@ -80,6 +84,7 @@ def look_closer(perception: Perception, decoded: DecodedImage, facts: Facts) -> 
         facts.notes.append(f"faces not looked for: {no_faces}")
     else:
         facts.faces, facts.background = look_for_faces(perception, decoded)
+        facts.quality = with_face_sharpness(facts.quality, decoded.image, facts.faces)
 
 
 def analyze_one(perception: Perception, decoded: DecodedImage, context: FileContext) -> Facts:

@@ -24,6 +24,7 @@ from xintud.engine.decide import Decision, check_head, decide
 from xintud.engine.decode import DecodedImage, DecodeError, decode_bytes, read_file_bytes
 from xintud.engine.features import FEATURE_NAMES, GLANCE_FEATURE_NAMES, TEXT_FEATURE_NAMES
 from xintud.engine.gates import glance_is_enough, text_look_reason
+from xintud.engine.hashes import layout_text
 from xintud.engine.models.store import LoadedModels
 
 
@@ -164,6 +165,9 @@ class Classifier:
             quality=facts.quality,
             sha256=examined.sha256,
             dhash=facts.dhash,
+            phash=facts.phash,
+            content_share=facts.content_share,
             model=self.models.version,
             embedding=np.round(facts.embedding.astype(np.float64), 5).tolist(),
+            layout=None if facts.layout is None else layout_text(facts.layout),
         )

@@ -18,6 +18,9 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from xintud.engine.png_text import is_text_limit_error, without_text_chunks
+from xintud.engine.provenance import embedded_rating, jpeg_quality
+
 # Shorter side of the working picture: larger pictures are resized down to it. The backbone sees
 # 224 px and the detector 300 px; this leaves room for clean resampling to both.
 WORKING_SIZE = 448
@@ -72,6 +75,8 @@ class ImageMeta:
     user_comment: str | None
     taken_at: datetime | None
     orientation: int
+    jpeg_quality: int | None = None  # estimated from the quantisation table (provenance.py)
+    rating: int | None = None  # xmp:Rating in the file's own XMP (-1 rejected, 0..5)
 
     @property
     def has_camera_exif(self) -> bool:
@@ -141,7 +146,7 @@ def decode_bytes(data: bytes, name: str, working_size: int = WORKING_SIZE) -> De
     Raises DecodeError for anything that is not a complete, reasonably sized image.
     """
     try:
-        return _decode(data, name, working_size)
+        return _decode_allowing_png_text(data, name, working_size)
     except DecodeError:
         raise
     except Image.DecompressionBombError as exc:
@@ -159,6 +164,15 @@ def decode_bytes(data: bytes, name: str, working_size: int = WORKING_SIZE) -> De
         raise DecodeError(
             f"{name}: damaged or truncated image ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _decode_allowing_png_text(data: bytes, name: str, working_size: int) -> DecodedImage:
+    try:
+        return _decode(data, name, working_size)
+    except ValueError as exc:
+        if not is_text_limit_error(exc):
+            raise
+    return _decode(without_text_chunks(data), name, working_size)
 
 
 def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
@@ -192,6 +206,8 @@ def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
         user_comment=_text_tag(exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)),
         taken_at=_taken_at(exif),
         orientation=orientation,
+        jpeg_quality=jpeg_quality(image),
+        rating=embedded_rating(image),
     )
     return DecodedImage(image=rgb, meta=meta)
 

@@ -1,4 +1,4 @@
-"""Signals besides the networks: what the file says (metadata, screenshot cues), quality, dHash.
+"""Signals besides the networks: what the file says (metadata, screenshot cues), dHash.
 
 Cheap measures on the decoded picture and its metadata; the head sees them next to the
 embedding (features.py), and `explain` shows them as evidence.
@@ -11,7 +11,7 @@ import re
 import numpy as np
 from PIL import Image
 
-from xintud.core.facts import Face, FileContext, HeadBackground, MetadataCues, Quality
+from xintud.core.facts import Face, FileContext, HeadBackground, MetadataCues
 from xintud.engine.decode import DecodedImage
 
 SCREENSHOT_NAME = re.compile(
@@ -41,28 +41,6 @@ def grey(image: Image.Image, size: int = 256) -> np.ndarray:
     return np.asarray(small, dtype=np.float32) / 255.0
 
 
-def measure_quality(luma: np.ndarray) -> Quality:
-    """Sharpness (Laplacian variance), brightness and clipping, with plain-language hints."""
-    if min(luma.shape) >= 3:
-        lap = (luma[1:-1, :-2] + luma[1:-1, 2:] + luma[:-2, 1:-1] + luma[2:, 1:-1]
-               - 4 * luma[1:-1, 1:-1])
-        sharpness = float(lap.var() * 1000)
-    else:
-        sharpness = 0.0
-    brightness = float(luma.mean())
-    dark = float((luma < 0.03).mean())
-    bright = float((luma > 0.97).mean())
-    suggestions = []
-    if sharpness < 0.5:
-        suggestions.append("looks blurry")
-    if brightness < 0.15 or dark > 0.5:
-        suggestions.append("looks underexposed")
-    if brightness > 0.9 or bright > 0.5:
-        suggestions.append("looks overexposed")
-    return Quality(sharpness=round(sharpness, 3), brightness=round(brightness, 4),
-                   dark_clip=round(dark, 4), bright_clip=round(bright, 4), suggestions=suggestions)
-
-
 def border_uniformity(view: np.ndarray) -> float:
     """How plain the picture's border is: 1 for one flat colour, near 0 for busy scenes.
 
@@ -75,14 +53,6 @@ def border_uniformity(view: np.ndarray) -> float:
                              rgb[:, :4].reshape(-1, 3), rgb[:, -4:].reshape(-1, 3)])
     spread = float(np.abs(border - np.median(border, axis=0)).mean())
     return round(max(0.0, 1.0 - spread * 8.0), 4)
-
-
-def difference_hash(luma: np.ndarray) -> str:
-    """64-bit dHash: compares neighbouring pixels of a 9x8 thumbnail; robust to resizing."""
-    thumb = Image.fromarray((luma * 255).astype(np.uint8)).resize((9, 8), Image.Resampling.BILINEAR)
-    pixels = np.asarray(thumb, dtype=np.int16)
-    bits = (pixels[:, 1:] > pixels[:, :-1]).flatten()
-    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
 
 
 def is_screen_size(width: int, height: int) -> bool:
@@ -108,6 +78,8 @@ def metadata_cues(decoded: DecodedImage, context: FileContext, uniformity: float
         screenshot_name=bool(SCREENSHOT_NAME.search(context.name)),
         screenshot_folder=context.folder_kind == "screenshots",
         screen_size=is_screen_size(meta.width, meta.height),
+        jpeg_quality=meta.jpeg_quality,
+        rating=meta.rating,
         border_uniformity=uniformity,
     )
 

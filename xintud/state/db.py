@@ -24,7 +24,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
 # Version 1: the whole schema. A later version appends its migration to MIGRATIONS, keyed by the
@@ -90,7 +90,31 @@ _SCHEMA_V1: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS actions_sha256 ON actions(sha256)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1}
+# Version 2: what duplicates/ keeps of each photo (its fingerprint, or why it has none) and the
+# links found between photos, so that groups survive a restart without a pass over the library.
+_SCHEMA_V2: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS prints (
+        sha256    TEXT PRIMARY KEY,
+        phash     INTEGER,
+        turns     BLOB,
+        vector    BLOB,
+        layout    BLOB,
+        taken_at  REAL,
+        facts     TEXT,
+        problem   TEXT,
+        made_at   REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS links (
+        a         TEXT NOT NULL,
+        b         TEXT NOT NULL,
+        tier      TEXT NOT NULL CHECK (tier IN ('exact', 'same', 'burst')),
+        closeness TEXT NOT NULL,
+        PRIMARY KEY (a, b)
+    )""",
+    "CREATE INDEX IF NOT EXISTS links_b ON links(b)",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 # SQLite primary result codes (sqlite3.h), used to tell "corrupt" from "locked" from "can't open".
 _SQLITE_PERM = 3

@@ -1,0 +1,1 @@
+"""Duplicates: copies, bursts and the best shot of each group; nothing here moves a file."""
