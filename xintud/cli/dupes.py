@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from xintud.cli.dupes_text import format_group
 from xintud.core.text import json_text, printable
 
 
@@ -47,20 +48,9 @@ def run_dupes(args: argparse.Namespace, paths: list[Path]) -> int:
                 failures += 1
                 _error(args, result.error)
     for report in find_groups(fingerprints, Tier(args.tier), include_singles=args.all):
-        print(report.model_dump_json() if args.json else format_group(report), flush=True)
+        group = report.model_dump(mode="json")
+        print(json_text(group) if args.json else format_group(group), flush=True)
     return 1 if failures else 0
-
-
-def format_group(report) -> str:  # type: ignore[no-untyped-def]
-    """A group for people: a header line, then one line per member, the best marked `*`."""
-    if report.group is None:
-        return printable(f"{report.best}  (no group)")
-    lines = [f"group {report.group}  {report.tier}  {len(report.members)} photos"]
-    for member in report.members:
-        mark = "*" if member.path == report.best else " "
-        label = "best: " if mark == "*" else ""
-        lines.append(printable(f"  {mark} {member.path}  {label}{', '.join(member.reasons)}"))
-    return "\n".join(lines)
 
 
 def _error(args: argparse.Namespace, message: str) -> None:

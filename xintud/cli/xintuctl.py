@@ -21,6 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from xintud.cli.dupes_text import (
+    dupes_json_lines,
+    format_dupes,
+    format_duplicates_status,
+    format_set_aside,
+)
 from xintud.cli.output import until_reader_leaves
 from xintud.control.client import (
     DEFAULT_TIMEOUT_S,
@@ -124,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="only actions since TIME: ISO 8601 or an age like 10m, 2h, 1d",
     )
     command("reload", "re-read the config file")
+    dupes = command("dupes", "groups of copies and bursts in the library, the best shot marked; "
+                             "`dupes set-aside GROUP...` moves the others to _Review/Duplicates")
+    dupes.add_argument("words", nargs="*", metavar="set-aside GROUP",
+                       help="set-aside and the groups whose non-best photos to set aside")
+    dupes.add_argument("--tier", choices=("exact", "same", "burst"), default="burst",
+                       help="the loosest tier that makes a group (default: %(default)s)")
+    dupes.add_argument("--all", action="store_true", help="with set-aside: every group")
+    review = command("review", "write one HTML page of the groups and blurry/accidental shots")
+    review.add_argument("--html", required=True, metavar="FILE", help="the page to write")
+    review.add_argument("--tier", choices=("exact", "same", "burst"), default="burst")
     service = command("service", "start xintud at login (systemd/launchd)")
     service.add_argument("action", choices=["install", "uninstall"])
     return parser
@@ -140,7 +156,30 @@ def request_args(ns: argparse.Namespace) -> dict[str, Any]:
     if ns.command == "undo":
         count = ns.count or (UNDO_ALL if ns.since is not None else 1)
         return {"count": count, "since": ns.since}
+    if ns.command == "dupes":
+        return dupes_args(ns)
+    if ns.command == "review":
+        return {"html": _absolute(ns.html), "tier": ns.tier}
     return {}
+
+
+def dupes_args(ns: argparse.Namespace) -> dict[str, Any]:
+    """`dupes [--tier T]` lists; `dupes set-aside GROUP...|--all` sets aside."""
+    if not ns.words:
+        if ns.all:
+            raise UsageError("--all goes with set-aside: `xintuctl dupes set-aside --all`")
+        return {"action": "list", "tier": ns.tier}
+    if ns.words[0] != "set-aside":
+        raise UsageError(f"unknown dupes action {ns.words[0]!r}: use `xintuctl dupes` or "
+                         "`xintuctl dupes set-aside GROUP...`")
+    groups = ns.words[1:]
+    if not groups and not ns.all:
+        raise UsageError("name the groups to set aside (from `xintuctl dupes`), or give --all")
+    return {"action": "set_aside", "tier": ns.tier, "groups": groups, "all": ns.all}
+
+
+class UsageError(ValueError):
+    """A command line that parses but does not make sense; exit 2 with the message."""
 
 
 def _absolute(path: str) -> str:
@@ -188,6 +227,9 @@ def format_status(result: Mapping[str, Any]) -> str:
     lines.append("  " + ("  ".join(f"{cat} {n}" for cat, n in ranked) or "nothing sorted yet"))
     if result.get("last_action"):
         lines.append(f"  last: {printable(str(result['last_action']))}")
+    duplicates = format_duplicates_status(result.get("duplicates"))
+    if duplicates:
+        lines.append(duplicates)
     pid, uptime = result.get("pid"), result.get("uptime_s")
     if pid is not None or uptime is not None:
         up = format_duration(uptime) if isinstance(uptime, (int, float)) else "?"
@@ -330,6 +372,7 @@ def format_result(cmd: str, result: Mapping[str, Any]) -> str:
         "recent": format_recent,
         "explain": format_explain,
         "undo": format_undo,
+        "dupes": lambda r: format_set_aside(r) if "set_aside" in r else format_dupes(r),
     }
     formatter = formatters.get(cmd)
     return formatter(result) if formatter else format_simple(cmd, result)
@@ -377,14 +420,22 @@ def run(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         return fail(ns, f"xintuctl: cannot use the control socket: {exc}", EXIT_ERROR)
     try:
-        result = request(socket_path, ns.command, request_args(ns), timeout=ns.timeout)
+        args = request_args(ns)
+    except UsageError as exc:
+        return fail(ns, f"xintuctl: {exc}", EXIT_USAGE)
+    try:
+        result = request(socket_path, ns.command, args, timeout=ns.timeout)
     except DaemonNotRunning as exc:
         return fail(ns, not_running_message(str(exc)), EXIT_NOT_RUNNING)
     except ControlReplyError as exc:
         return fail(ns, f"xintuctl: {ns.command}: {exc}", EXIT_ERROR)
     except OSError as exc:
         return fail(ns, f"xintuctl: cannot reach xintud at {socket_path}: {exc}", EXIT_ERROR)
-    if ns.json:
+    if ns.json and ns.command == "dupes" and "groups" in result:
+        lines = dupes_json_lines(result)
+        if lines:
+            print(lines)
+    elif ns.json:
         print(json_result(result))
     else:
         print(format_result(ns.command, result))

@@ -17,10 +17,13 @@ from typing import Any
 
 from xintud.config.load import ConfigError, load_config
 from xintud.config.schema import Config
+from xintud.control.duplicates import list_groups, set_aside, write_review
 from xintud.control.protocol import ARGS_MODELS, ControlCommandError, ControlRequest
 from xintud.core.hashing import sha256_file
+from xintud.duplicates.library import LibraryDuplicates
 from xintud.library.actor import Actor
-from xintud.state.journal import Journal
+from xintud.library.review import is_in_review
+from xintud.state.journal import Action, Journal
 from xintud.state.queue import FileQueue
 from xintud.state.records import FileState, Records
 
@@ -83,6 +86,9 @@ class Commands:
     config_path: Path | None
     model_version: Callable[[], str]
     started_at: float = field(default_factory=time.time)
+    duplicates: LibraryDuplicates | None = None
+    library_action: Callable[[], str] = lambda: "move"  # the config's [library] action, now
+    backfill_progress: Callable[[], dict[str, Any] | None] = lambda: None
 
     def __post_init__(self) -> None:
         missing = sorted(set(ARGS_MODELS) - set(handled_commands(type(self))))
@@ -105,9 +111,30 @@ class Commands:
             "per_category": stats.by_category,
             "last_action": stats.last_action,
             "model": self.model_version(),
+            "duplicates": self._duplicates_status(),
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started_at, 1),
         }
+
+    def _duplicates_status(self) -> dict[str, Any] | None:
+        if self.duplicates is None:
+            return None
+        return {"photos": len(self.duplicates), "backfill": self.backfill_progress()}
+
+    def _library_duplicates(self) -> LibraryDuplicates:
+        if self.duplicates is None:
+            raise ControlCommandError("duplicates are not tracked by this daemon")
+        return self.duplicates
+
+    def cmd_dupes(self, args: Any) -> dict[str, Any]:
+        duplicates = self._library_duplicates()
+        if args.action == "list":
+            return {"groups": list_groups(duplicates, args.tier, self.actor.library_root)}
+        return set_aside(duplicates, self.records, self.actor, self.act_lock,
+                         self.library_action(), list(args.groups), args.all, args.tier)
+
+    def cmd_review(self, args: Any) -> dict[str, Any]:
+        return write_review(self._library_duplicates(), args.html, args.tier)
 
     def cmd_pause(self, _args: object) -> dict[str, Any]:
         self.flags.paused.set()
@@ -162,15 +189,22 @@ class Commands:
                 undone.append({"src": str(action.src), "dst": str(action.dst),
                                "message": outcome.message})
                 if outcome.ok:
-                    record = self.records.get(action.sha256)
-                    if record is not None:
-                        self.records.upsert(
-                            replace(record, path=action.src, state=FileState.UNDONE,
-                                    action=f"undone: back at {action.src}"),
-                            allow_refile=True)
+                    self._record_undone(action)
         if not undone:
             raise ControlCommandError("nothing to undo")
         return {"undone": undone}
+
+    def _record_undone(self, action: Action) -> None:
+        record = self.records.get(action.sha256)
+        if record is None:
+            return
+        if is_in_review(action.dst, self.actor.library_root):
+            # A set-aside taken back: the photo is filed again where it was, not unfiled.
+            self.records.upsert(replace(record, path=action.src,
+                                        action=f"set-aside undone: back at {action.src}"))
+            return
+        self.records.upsert(replace(record, path=action.src, state=FileState.UNDONE,
+                                    action=f"undone: back at {action.src}"), allow_refile=True)
 
     def cmd_reload(self, _args: object) -> dict[str, Any]:
         try:

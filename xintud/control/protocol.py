@@ -63,7 +63,25 @@ class UndoArgs(NoArgs):
     since: float | None = Field(None, allow_inf_nan=False)
 
 
-CommandArgs = ScanArgs | RecentArgs | ExplainArgs | UndoArgs | NoArgs
+class DupesArgs(NoArgs):
+    """`dupes`: list the groups (no tighter than `tier`), or set the non-best members of
+    `groups` (or of all groups) aside into the library's review folder."""
+
+    action: Literal["list", "set_aside"] = "list"
+    tier: Literal["exact", "same", "burst"] = "burst"
+    groups: list[str] = Field(default_factory=list, max_length=10000)
+    all: bool = False
+
+
+class ReviewArgs(NoArgs):
+    """`review`: write the review page (groups, best shots, blurry/accidental photos)."""
+
+    html: str = Field(min_length=1)
+    tier: Literal["exact", "same", "burst"] = "burst"
+
+
+CommandArgs = (ScanArgs | RecentArgs | ExplainArgs | UndoArgs | DupesArgs | ReviewArgs
+               | NoArgs)
 
 
 ARGS_MODELS: dict[str, type[NoArgs]] = {
@@ -75,6 +93,8 @@ ARGS_MODELS: dict[str, type[NoArgs]] = {
     "explain": ExplainArgs,
     "undo": UndoArgs,
     "reload": NoArgs,
+    "dupes": DupesArgs,
+    "review": ReviewArgs,
 }
 # The command names, from the one registry above.
 Command = Literal[tuple(ARGS_MODELS)]  # type: ignore[valid-type]

@@ -63,12 +63,14 @@ class BatchProcessor:
     """Runs claimed queue items through classify → act → record."""
 
     def __init__(self, queue: FileQueue, records: Records, actor: Actor,
-                 classifier: Callable[[], Classifier], config: Config) -> None:
+                 classifier: Callable[[], Classifier], config: Config,
+                 on_filed: Callable[[Analysis, Path], None] | None = None) -> None:
         self.queue = queue
         self.records = records
         self.actor = actor
         self.classifier = classifier  # loads the models on first use (they may be unloaded)
         self.config = config
+        self.on_filed = on_filed  # each photo filed (moved, copied or tagged), where it is now
 
     def process(self, items: Sequence[QueueItem]) -> None:
         """Finish every item: filed, skipped, failed, or scheduled for a retry."""
@@ -254,6 +256,20 @@ class BatchProcessor:
             category=placement.category, confidence=analysis.confidence, action=action,
             reason=placement.note, result_json=result_json,
         ))
+        if state is FileState.DONE:
+            self._tell_filed(analysis, where)
+
+    def _tell_filed(self, analysis: Analysis, where: Path) -> None:
+        if self.on_filed is None:
+            return
+        try:
+            self.on_filed(analysis, where)
+        except sqlite3.OperationalError:
+            raise
+        except Exception:
+            # Finding its duplicates is a suggestion; the photo is filed whatever happens here.
+            logger.exception("could not look for duplicates of %s; it is filed all the same",
+                             printable(where.name))
 
     def _retry_or_give_up(self, item: QueueItem, analysis: Analysis, message: str) -> None:
         if item.attempts + 1 >= MAX_ACT_ATTEMPTS:

@@ -18,6 +18,7 @@ from xintud.config.schema import Config
 from xintud.control.handlers import Commands, DaemonFlags
 from xintud.control.server import ControlServer
 from xintud.core.paths import AppPaths
+from xintud.daemon.backfill import track_duplicates
 from xintud.daemon.batch import BatchProcessor
 from xintud.daemon.models import ModelHolder, model_version
 from xintud.intake.scan import ScanFolder, kind_of, scan_for_missed
@@ -72,11 +73,15 @@ class Daemon:
         self.models = ModelHolder(config.daemon.inference_threads, config.daemon.batch_size)
         self.settler = Settler(config.daemon.settle_seconds)
         self.watcher = self._make_watcher(config)
+        self.duplicates, self.backfill = track_duplicates(self.conn, self.records, self.models.get)
         self.processor = BatchProcessor(self.queue, self.records, self.actor, self.models.get,
-                                        config)
+                                        config, on_filed=self.duplicates.add)
         self.version = model_version()
         self.commands = Commands(self.flags, self.queue, self.records, self.journal, self.actor,
-                                 self.act_lock, config_path, lambda: self.version)
+                                 self.act_lock, config_path, lambda: self.version,
+                                 duplicates=self.duplicates,
+                                 library_action=lambda: self.config.library.action,
+                                 backfill_progress=self.backfill.progress)
         self.control = ControlServer(paths.socket_path, self.commands.handle)
         self.next_reconcile = 0.0
         self.next_watch_check = 0.0
@@ -102,6 +107,7 @@ class Daemon:
     def start(self) -> None:
         """Recover from a crash, open the socket, start watching, queue what arrived meanwhile."""
         self._recover_state()
+        self.duplicates.load()
         self.control.start()
         self.watcher.start()
         self._queue_what_was_missed()
@@ -183,6 +189,8 @@ class Daemon:
         self._queue_settled()
         if not self.flags.paused.is_set():
             self._process_ready_batches()
+            if self.backfill.step_when_idle(self.queue, self.act_lock):
+                self.flags.wake.set()  # go on at the next turn, after any new arrival
         self._unload_if_idle()
 
     # -- the loop's steps -------------------------------------------------------------------

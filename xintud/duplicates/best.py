@@ -130,7 +130,7 @@ def _reasons(member: Fingerprint, members: list[Fingerprint], sharp: dict[str, f
     finest = max((m.jpeg_quality or 0 for m in members), default=0)
     if copies and member.jpeg_quality is not None and member.jpeg_quality + 5 <= finest:
         reasons.append(f"re-encoded (JPEG quality {member.jpeg_quality})")
-    reasons.extend(f"looks {flag.replace('_', ' ')}" for flag in member.quality.flags)
+    reasons.extend(member.quality.suggestions)
     if best and not reasons:
         reasons.append("as good as the others; the first by name")
     return tuple(reasons)

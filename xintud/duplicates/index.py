@@ -47,6 +47,10 @@ class FingerprintIndex:
     def __contains__(self, key: object) -> bool:
         return key in self._row
 
+    def all_keys(self) -> list[str]:
+        """The keys of every photo in the index."""
+        return list(self._keys)
+
     def add(self, fingerprint: Fingerprint) -> None:
         """Add a photo, or update it when its key is already in."""
         if fingerprint.key in self._row:

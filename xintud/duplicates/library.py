@@ -49,6 +49,8 @@ class LibraryDuplicates:
             self._index.add(fingerprint)
         for stored in self._prints.links():
             self._remember(link_from_stored(stored))
+        if len(self._index):
+            logger.info("duplicates: %d filed photos known", len(self._index))
         return len(self._index)
 
     def __len__(self) -> int:
@@ -89,6 +91,11 @@ class LibraryDuplicates:
             return None
         return from_stored(stored, record.path, info.st_size, info.st_mtime,
                            sidecar_rating(record.path))
+
+    def filed(self) -> list[Fingerprint]:
+        """The fingerprints of every photo filed now, where it is now."""
+        found = (self.source(key) for key in self._index.all_keys())
+        return [fp for fp in found if fp is not None]
 
     def groups(self, loosest: Tier = Tier.BURST) -> list[GroupReport]:
         """The groups among the photos filed now, largest first."""

@@ -91,6 +91,14 @@ class FakeDaemon:
             return EXPLAIN
         if request.cmd == "undo":
             return {"undone": [{"src": "/c/IMG_1.jpg", "dst": "/l/Food/IMG_1.jpg", "message": ""}]}
+        if request.cmd == "dupes":
+            if request.args.action == "list":  # type: ignore[union-attr]
+                tier = request.args.tier  # type: ignore[union-attr]
+                return {"groups": [GROUP] if tier == "same"
+                        else [GROUP, {**GROUP, "group": "bbbbbbbbbb"}]}
+            return SET_ASIDE
+        if request.cmd == "review":
+            return REVIEW
         return {}
 
 
@@ -129,6 +137,17 @@ def xintuctl(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
 
 # Every command the daemon answers, with the arguments it needs, and the result FakeDaemon sends.
+GROUP = {"group": "aaaaaaaaaa", "tier": "same", "best": "/l/Other/a.jpg", "why": [],
+         "members": [{"path": "/l/Other/a.jpg", "sha256": "1" * 64, "score": 0.0,
+                      "quality": {"score": 0.9}, "reasons": ["largest (4032x3024)"]},
+                     {"path": "/l/Other/a-WA0001.jpg", "sha256": "2" * 64, "score": -6.0,
+                      "quality": {"score": 0.9}, "reasons": ["smaller copy (600x450)"]}]}
+SET_ASIDE = {"set_aside": [{"group": "aaaaaaaaaa", "path": "/l/Other/a-WA0001.jpg",
+                            "moved": "/l/_Review/Duplicates/aaaaaaaaaa/a-WA0001.jpg"}],
+             "refused": []}
+REVIEW = {"page": "/tmp/x.html", "groups": 1, "flagged": 0, "message": "wrote /tmp/x.html"}
+
+
 EVERY_COMMAND: dict[str, tuple[list[str], dict[str, Any]]] = {
     "status": ([], STATUS),
     "pause": ([], {}),
@@ -139,6 +158,8 @@ EVERY_COMMAND: dict[str, tuple[list[str], dict[str, Any]]] = {
     "undo": (["2"], {"undone": [{"src": "/c/IMG_1.jpg", "dst": "/l/Food/IMG_1.jpg",
                                   "message": ""}]}),
     "reload": ([], {}),
+    "dupes": (["--tier", "same"], {**GROUP}),  # --json: one group per line (here the last)
+    "review": (["--html", "x.html"], REVIEW),
 }
 
 
@@ -155,6 +176,36 @@ def test_every_command_takes_json_before_or_after_it(
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == expected
     assert [r.cmd for r in handler.requests] == [command]
+
+
+def test_dupes_json_is_one_group_per_line_and_set_aside_sends_the_groups(
+    daemon: tuple[Path, FakeDaemon]
+) -> None:
+    path, handler = daemon
+    proc = xintuctl("--socket", str(path), "dupes", "--json")  # tier "burst": two groups
+    lines = proc.stdout.splitlines()
+    assert [json.loads(line)["group"] for line in lines] == ["aaaaaaaaaa", "bbbbbbbbbb"]
+    plain = xintuctl("--socket", str(path), "dupes").stdout
+    assert "group aaaaaaaaaa  same picture  2 photos" in plain
+    assert "  * /l/Other/a.jpg  best: largest (4032x3024)" in plain
+    done = xintuctl("--socket", str(path), "dupes", "set-aside", "aaaaaaaaaa", "bbbbbbbbbb")
+    assert done.returncode == 0, done.stderr
+    assert "set aside /l/Other/a-WA0001.jpg -> /l/_Review/Duplicates/aaaaaaaaaa" in done.stdout
+    sent = handler.requests[-1].args
+    assert (sent.action, sent.groups, sent.all) == ("set_aside", ["aaaaaaaaaa", "bbbbbbbbbb"],
+                                                    False)
+    xintuctl("--socket", str(path), "dupes", "set-aside", "--all", "--tier", "exact")
+    assert (handler.requests[-1].args.all, handler.requests[-1].args.tier) == (True, "exact")
+
+
+@pytest.mark.parametrize("words", [["set-aside"], ["remove", "aaaaaaaaaa"], ["--all"]])
+def test_dupes_usage_errors_exit_2_without_asking_the_daemon(
+    daemon: tuple[Path, FakeDaemon], words: list[str]
+) -> None:
+    path, handler = daemon
+    proc = xintuctl("--socket", str(path), "dupes", *words)
+    assert proc.returncode == 2 and "xintuctl:" in proc.stderr
+    assert handler.requests == []
 
 
 def test_every_daemon_command_of_the_registry_is_covered_above() -> None:

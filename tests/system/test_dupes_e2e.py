@@ -1,0 +1,120 @@
+"""Duplicates in the running daemon: a photo and its chat-app copy are grouped as they arrive,
+`xintuctl dupes` shows them with the original as the best shot, `set-aside` moves the copy into
+_Review/Duplicates (nothing deleted), `undo` puts it back, `review --html` writes the page, and
+photos filed before the feature are analysed in the background after a restart."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.support.daemon_tree import DaemonTree, sha256, wait_for
+from tests.support.images import camera_exif
+
+pytestmark = pytest.mark.slow
+
+
+def textured_photo(seed: int, size: tuple[int, int] = (1200, 900)) -> Image.Image:
+    """A photo-like picture: sky over land, with detail at every scale (clouds, texture,
+    grain). Flat drawn shapes would look like a screen to the engine, and screenshots are held
+    to near identity; this is what a camera gives."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    layers = np.zeros((height, width, 3), dtype=np.float32)
+    for scale, weight in ((64, 1.0), (16, 0.5), (4, 0.25), (1, 0.12)):
+        small = rng.random((height // scale + 1, width // scale + 1, 3))
+        layer = Image.fromarray((small * 255).astype(np.uint8)).resize(
+            size, Image.Resampling.BICUBIC)
+        layers += weight * np.asarray(layer, dtype=np.float32) / 255
+    rows = np.linspace(0, 1, height)[:, None, None]
+    ground = np.where(rows > 0.45, [0.35, 0.55, 0.25], [0.55, 0.7, 0.95])
+    pixels = (0.5 * layers / 1.87 + 0.6 * ground) * 255
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def chat_copy(image: Image.Image) -> bytes:
+    """What a chat app sends on: smaller, recompressed, no EXIF."""
+    copy = image.resize((600, 450), Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    copy.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def dupes(tree: DaemonTree) -> list[dict]:
+    done = tree.ctl("dupes", "--json")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def test_copies_grouped_set_aside_undone_and_backfilled(tmp_path: Path) -> None:
+    tree = DaemonTree(tmp_path)
+    tree.write_config()
+    daemon = tree.start()
+    try:
+        original = textured_photo(3)
+        original.save(tree.camera / "IMG_0001.jpg", quality=92,
+                      exif=camera_exif(taken="2026:07:14 12:00:00").tobytes())
+        wait_for(lambda: len(tree.library_files()) == 1, what="the original filed")
+        (tree.camera / "IMG-20260714-WA0001.jpg").write_bytes(chat_copy(original))
+        textured_photo(40).save(tree.camera / "IMG_0002.jpg", quality=92)
+        wait_for(lambda: len(tree.library_files()) == 3, what="all three filed")
+        wait_for(lambda: "same picture of IMG_0001.jpg" in tree.logs(),
+                 what="the copy's log line")
+
+        groups = dupes(tree)
+        assert len(groups) == 1, groups
+        group = groups[0]
+        assert group["tier"] == "same"
+        names = sorted(Path(m["path"]).name for m in group["members"])
+        assert names == ["IMG-20260714-WA0001.jpg", "IMG_0001.jpg"]
+        assert Path(group["best"]).name == "IMG_0001.jpg"
+        assert all(m["quality"]["score"] > 0 for m in group["members"])
+        plain = tree.ctl("dupes")
+        assert "* " in plain.stdout and group["group"] in plain.stdout
+
+        copy_before = next(p for p in tree.library_files() if "WA0001" in p.name)
+        digest = sha256(copy_before)
+        moved = tree.ctl("dupes", "set-aside", group["group"])
+        assert moved.returncode == 0, moved.stderr
+        aside = tree.library / "_Review" / "Duplicates" / group["group"] / copy_before.name
+        assert aside.is_file() and sha256(aside) == digest
+        assert not copy_before.exists()
+        assert dupes(tree) == [], "a group whose copies are set aside is done"
+        again = tree.ctl("--json", "dupes", "set-aside", "0123456789")
+        assert again.returncode == 0
+        assert json.loads(again.stdout)["refused"][0]["reason"].startswith("no such group")
+
+        undo = tree.ctl("undo")
+        assert undo.returncode == 0, undo.stderr
+        assert copy_before.is_file() and not aside.exists()
+        assert len(dupes(tree)) == 1, "after undo the copy is filed again, in its group"
+
+        page = tmp_path / "review.html"
+        written = tree.ctl("review", "--html", str(page))
+        assert written.returncode == 0, written.stderr
+        html = page.read_text()
+        assert group["group"] in html and "IMG_0001.jpg" in html
+    finally:
+        assert tree.stop(daemon) == 0, tree.tail()
+
+    # As if the photos had been filed before duplicates existed: their fingerprints go, and
+    # the restarted daemon analyses them again in the background, with progress in status.
+    db = tree.base / "xdg-state" / "xintud" / "state.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM prints")
+        conn.execute("DELETE FROM links")
+    daemon = tree.start()
+    try:
+        wait_for(lambda: tree.status()["duplicates"]["backfill"] is None
+                 and tree.status()["duplicates"]["photos"] == 3, timeout=60,
+                 what="the earlier photos analysed")
+        assert "analysing 3 photos filed earlier" in tree.logs()
+        assert len(dupes(tree)) == 1
+    finally:
+        assert tree.stop(daemon) == 0, tree.tail()
