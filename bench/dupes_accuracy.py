@@ -103,6 +103,17 @@ def transform(image: Image.Image, exif: bytes | None, kind: str, rng: random.Ran
     return out.getvalue()
 
 
+def flattened(image: Image.Image) -> Image.Image:
+    """RGB as viewers show it: transparency over white (as the engine decodes it; a plain
+    convert("RGB") would put a transparent screenshot on black — another picture)."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        return white
+    return image.convert("RGB")
+
+
 def make_transformed(photos: Sequence[Path], folder: Path, seed: int = 7
                      ) -> dict[str, list[Path]]:
     """For each photo, its six copies in `folder`; original path text → [original, copies]."""
@@ -111,7 +122,7 @@ def make_transformed(photos: Sequence[Path], folder: Path, seed: int = 7
     for number, photo in enumerate(photos):
         with Image.open(photo) as opened:
             exif = opened.info.get("exif")
-            image = opened.convert("RGB")
+            image = flattened(opened)
         members = [photo]
         for kind in TRANSFORMS:
             target = folder / f"p{number:04d}-{kind}.jpg"

@@ -101,7 +101,7 @@ def test_daemon_files_pauses_undoes_and_restarts(tmp_path: Path) -> None:
         assert "imagenet" in explained.stdout.lower() or "score" in explained.stdout.lower()
         # ... with the faces and writing it saw (or that it did not look), the rules and gates
         # that applied, and the model
-        for line in ("  faces: ", "  text: ", "  rule: ", "  model: xintud-"):
+        for line in ("  faces: ", "  text: ", "  rule: ", "  quality: score ", "  model: xintud-"):
             assert line in explained.stdout, explained.stdout
 
         # undo brings the last photo back, and it stays back

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +117,52 @@ def test_copies_grouped_set_aside_undone_and_backfilled(tmp_path: Path) -> None:
                  and tree.status()["duplicates"]["photos"] == 3, timeout=60,
                  what="the earlier photos analysed")
         assert "analysing 3 photos filed earlier" in tree.logs()
+        assert len(dupes(tree)) == 1
+    finally:
+        assert tree.stop(daemon) == 0, tree.tail()
+
+
+def test_tag_mode_marks_copies_rejected_in_xmp_and_undo_restores_their_rating(
+        tmp_path: Path) -> None:
+    tree = DaemonTree(tmp_path)
+    tree.write_config()
+    tree.config.write_text(tree.config.read_text().replace('action = "move"', 'action = "tag"'))
+    daemon = tree.start()
+    try:
+        original = textured_photo(5)
+        first = tree.camera / "IMG_0005.jpg"
+        original.save(first, quality=92, exif=camera_exif(taken="2026:07:14 12:00:00").tobytes())
+        copy = tree.camera / "IMG-20260714-WA0005.jpg"
+        wait_for(lambda: (tree.camera / "IMG_0005.jpg.xmp").exists(), what="the original tagged")
+        copy.write_bytes(chat_copy(original))
+        # The user had rated both in digiKam (3 stars the original, 1 the copy): the rating
+        # decides the best shot, and the copy's must come back on undo.
+        wait_for(lambda: (tree.camera / f"{copy.name}.xmp").exists(), what="the copy tagged")
+        sidecar = tree.camera / f"{copy.name}.xmp"
+        for path, stars in ((tree.camera / "IMG_0005.jpg.xmp", 3), (sidecar, 1)):
+            path.write_text(path.read_text().replace(
+                "<rdf:Description ", '<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/"'
+                f' xmp:Rating="{stars}" ', 1))
+        wait_for(lambda: len(dupes(tree)) == 1, what="the group")
+        group = dupes(tree)[0]
+        done = tree.ctl("--json", "dupes", "set-aside", group["group"])
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["set_aside"][0]["rejected"] is True
+        assert copy.exists() and first.exists(), "tag mode never moves a photo"
+        assert 'xmp:Rating="-1"' in sidecar.read_text()
+        assert "dc:subject" in sidecar.read_text(), "the category keyword stays"
+        if shutil.which("exiftool"):
+            read = subprocess.run(["exiftool", "-s3", "-XMP:Rating", str(sidecar)],
+                                  capture_output=True, text=True, timeout=30)
+            assert read.stdout.strip() == "-1", read
+        assert 'xmp:Rating="3"' in (tree.camera / "IMG_0005.jpg.xmp").read_text(), \
+            "the best shot is left as it is"
+        assert Path(group["best"]).name == "IMG_0005.jpg"
+        assert dupes(tree) == [], "a group whose copies are rejected is done"
+
+        undo = tree.ctl("undo")
+        assert undo.returncode == 0, undo.stderr
+        assert 'xmp:Rating="1"' in sidecar.read_text()
         assert len(dupes(tree)) == 1
     finally:
         assert tree.stop(daemon) == 0, tree.tail()

@@ -53,6 +53,23 @@ def format_set_aside(result: Mapping[str, Any]) -> str:
     return "\n".join(lines) or "nothing to set aside"
 
 
+def format_quality(quality: Mapping[str, Any] | None) -> str | None:
+    """The quality line of explain: score, blur and motion, and what looks wrong."""
+    if not quality:
+        return None
+    parts = [f"score {_number(quality.get('score'))}", f"blur {_number(quality.get('blur'))}",
+             f"motion {_number(quality.get('motion'))}",
+             f"brightness {_number(quality.get('brightness'))}"]
+    if quality.get("face_sharpness") is not None:
+        parts.append(f"face sharpness {_number(quality.get('face_sharpness'))}")
+    words = "; ".join(quality.get("suggestions") or []) or "nothing looks wrong"
+    return f"  quality: {', '.join(parts)} — {words}"
+
+
+def _number(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) else "?"
+
+
 def format_duplicates_status(status: Mapping[str, Any] | None) -> str | None:
     """The status line about duplicates, or None when the daemon does not track them."""
     if not status:

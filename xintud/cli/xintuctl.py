@@ -25,6 +25,7 @@ from xintud.cli.dupes_text import (
     dupes_json_lines,
     format_dupes,
     format_duplicates_status,
+    format_quality,
     format_set_aside,
 )
 from xintud.cli.output import until_reader_leaves
@@ -324,6 +325,9 @@ def format_explain(result: Mapping[str, Any], top: int = 5) -> str:
     if metadata:
         lines.append("  metadata: " + ", ".join(f"{k}={v}" for k, v in metadata.items()))
     lines += [printable(f"  rule: {rule}") for rule in evidence.get("rules") or []]
+    quality = format_quality(result.get("quality"))
+    if quality:
+        lines.append(quality)
     if result.get("model"):
         lines.append(f"  model: {result['model']}")
     return "\n".join(lines)

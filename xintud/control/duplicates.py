@@ -21,6 +21,7 @@ from xintud.duplicates.compare import Tier
 from xintud.duplicates.library import LibraryDuplicates
 from xintud.duplicates.report import GroupReport, MemberReport
 from xintud.library.actor import Actor
+from xintud.library.rating import REJECTED
 from xintud.library.review import duplicates_folder, is_in_review
 from xintud.state.records import FileState, Records
 
@@ -33,7 +34,8 @@ def list_groups(duplicates: LibraryDuplicates, tier: str, library_root: Path | N
     first: a group whose other members are all set aside already is done."""
     groups = []
     for report in duplicates.groups(Tier(tier)):
-        waiting = [m for m in report.members if not is_in_review(Path(m.path), library_root)]
+        waiting = [m for m in report.members if not is_in_review(Path(m.path), library_root)
+                   and m.rating != REJECTED]
         if len(waiting) >= 2 or (waiting and waiting[0].path != report.best):
             groups.append(report.model_dump(mode="json"))
     return groups
@@ -43,12 +45,8 @@ def set_aside(duplicates: LibraryDuplicates, records: Records, actor: Actor,
               act_lock: threading.Lock, action: str, group_ids: list[str], every: bool,
               tier: str) -> dict[str, Any]:
     """Move the non-best members of the named groups (or all) into the review folder."""
-    if action == "tag":
-        raise ControlCommandError(
-            "the library is in tag mode: setting duplicates aside moves files, which tag mode "
-            "promises not to do; mark them rejected in your photo manager instead")
     root = actor.library_root
-    if root is None:
+    if root is None and action != "tag":
         raise ControlCommandError("no library folder is set: set [library] root in the config")
     current = {report.group: report for report in duplicates.groups(Tier(tier))}
     chosen = list(current) if every else group_ids
@@ -67,9 +65,33 @@ def set_aside(duplicates: LibraryDuplicates, records: Records, actor: Actor,
             for member in report.members:
                 if member.path == report.best:
                     continue
-                outcome = _set_aside_member(records, actor, root, report, member)
+                if action == "tag":
+                    outcome = _reject_member(records, actor, report, member)
+                else:
+                    assert root is not None
+                    outcome = _set_aside_member(records, actor, root, report, member)
                 (moved if outcome.get("moved") else refused).append(outcome)
     return {"set_aside": moved, "refused": refused}
+
+
+def _reject_member(records: Records, actor: Actor, report: GroupReport,
+                   member: MemberReport) -> dict[str, Any]:
+    """Tag mode: files stay where they are; the copy is marked rejected in its sidecar."""
+    path = Path(member.path)
+    record = records.get(member.sha256)
+    if record is None or record.state is not FileState.DONE or record.path != path:
+        return {"group": report.group, "path": member.path,
+                "reason": "not tagged where it was when the group was made; left alone"}
+    outcome = actor.reject(path, member.sha256)
+    if not outcome.ok:
+        return {"group": report.group, "path": member.path, "reason": outcome.message}
+    best = Path(report.best).name
+    records.upsert(replace(record, action=f"rejected (xmp:Rating -1): {report.tier} of {best} "
+                                          f"(group {report.group})"))
+    logger.info("marked %s rejected in its sidecar (%s of %s, group %s)",
+                printable(path.name), report.tier, printable(best), report.group)
+    return {"group": report.group, "path": member.path, "moved": str(outcome.dst),
+            "rejected": True}
 
 
 def _set_aside_member(records: Records, actor: Actor, root: Path, report: GroupReport,

@@ -22,6 +22,7 @@ from xintud.control.protocol import ARGS_MODELS, ControlCommandError, ControlReq
 from xintud.core.hashing import sha256_file
 from xintud.duplicates.library import LibraryDuplicates
 from xintud.library.actor import Actor
+from xintud.library.rating import is_rating_action
 from xintud.library.review import is_in_review
 from xintud.state.journal import Action, Journal
 from xintud.state.queue import FileQueue
@@ -198,7 +199,7 @@ class Commands:
         record = self.records.get(action.sha256)
         if record is None:
             return
-        if is_in_review(action.dst, self.actor.library_root):
+        if is_in_review(action.dst, self.actor.library_root) or is_rating_action(action):
             # A set-aside taken back: the photo is filed again where it was, not unfiled.
             self.records.upsert(replace(record, path=action.src,
                                         action=f"set-aside undone: back at {action.src}"))

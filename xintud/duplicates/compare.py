@@ -53,9 +53,10 @@ ALIGNED_LAYOUT = 0.95
 ALIGNED_DETAIL = 0.93
 # Screen-like pictures (fingerprint.is_screen_like) differ in a line of text, which the 64-px
 # layout barely shows (two screens of one game: 2 bits, layout 0.989, detail 0.983): only near
-# identity counts. A cropped screenshot is therefore not found; a re-saved or resized one is.
-SCREEN_PHASH_BITS = 2
-SCREEN_LAYOUT = 0.995
+# identity counts (resized copies: detail 0.991-0.995). A cropped screenshot is therefore
+# mostly not found; a re-saved or resized one is.
+SCREEN_PHASH_BITS = 4
+SCREEN_LAYOUT = 0.985
 SCREEN_DETAIL = 0.99
 # burst: capture times (where both have one) at most BURST_SECONDS apart, same camera; then a
 # looser look suffices (BURST_TIMED_*); without times the look alone must be close (BURST_*).

@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from xintud.library.xmp_packet import RDF_DESCRIPTION, XmpError, parse_packet, read_bounded
+from xintud.library.rating import rating_of
+from xintud.library.xmp_packet import XmpError, parse_packet, read_bounded
 
 logger = logging.getLogger(__name__)
 
-NS_XMP = "http://ns.adobe.com/xap/1.0/"
-XMP_RATING = f"{{{NS_XMP}}}Rating"
 
 
 def sidecar_candidates(photo: Path) -> list[Path]:
@@ -32,22 +31,7 @@ def sidecar_rating(photo: Path) -> int | None:
             logger.warning("could not read the rating in %s (%s); the best-shot choice goes "
                            "without it", sidecar, exc)
             continue
-        rating = rating_in(packet.rdf)
+        rating = rating_of(packet)
         if rating is not None:
             return rating
-    return None
-
-
-def rating_in(rdf) -> int | None:  # type: ignore[no-untyped-def]
-    """xmp:Rating of an rdf:RDF element, as attribute or element of any rdf:Description."""
-    for description in rdf.iter(RDF_DESCRIPTION):
-        text = description.get(XMP_RATING)
-        if text is None:
-            element = description.find(XMP_RATING)
-            text = element.text if element is not None else None
-        if text is not None:
-            try:
-                return max(-1, min(5, round(float(text))))
-            except ValueError:
-                continue
     return None

@@ -25,6 +25,7 @@ class MemberReport(BaseModel):
     score: float = Field(description="best-shot score within the group; higher is better")
     quality: Quality
     reasons: list[str]
+    rating: int | None = Field(None, description="xmp:Rating: -1 rejected, 0..5 stars")
 
 
 class GroupReport(BaseModel):
@@ -55,7 +56,8 @@ def report_group(group: Group, fingerprints: Mapping[str, Fingerprint]) -> Group
         group=group.id, tier=group.tier.value, best=str(judged[0].fingerprint.path),
         members=[MemberReport(path=str(j.fingerprint.path), sha256=j.fingerprint.sha256,
                               score=j.score, quality=j.fingerprint.quality,
-                              reasons=list(j.reasons)) for j in judged],
+                              reasons=list(j.reasons), rating=j.fingerprint.rating)
+                 for j in judged],
         why=[f"{names[link.a]} ~ {names[link.b]}: "
              + describe_closeness(link.closeness, link.tier) for link in group.links],
     )

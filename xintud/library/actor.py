@@ -18,6 +18,7 @@ from pathlib import Path
 
 from xintud.library.move import Mover
 from xintud.library.outcome import ActOutcome
+from xintud.library.rating import Rater
 from xintud.library.recovery import Recoverer
 from xintud.library.steps import ActSettings
 from xintud.library.tag import Tagger
@@ -47,6 +48,7 @@ class Actor:
         self.settings = ActSettings(journal, dry_run, force_cross_device, library_root)
         self._mover = Mover(self.settings)
         self._tagger = Tagger(self.settings)
+        self._rater = Rater(self.settings)
         self._undoer = Undoer(self.settings)
         self._recoverer = Recoverer(self.settings)
 
@@ -79,6 +81,10 @@ class Actor:
     def tag(self, src: Path, category: str, sha256: str) -> ActOutcome:
         """Write `category` into the XMP sidecar beside `src` (merging with an existing one)."""
         return self._tagger.tag(src, category, sha256)
+
+    def reject(self, src: Path, sha256: str) -> ActOutcome:
+        """Mark `src` rejected (xmp:Rating -1) in its sidecar, in tag mode's set-aside."""
+        return self._rater.reject(src, sha256)
 
     def undo(self, action: Action) -> ActOutcome:
         """Reverse a done action (see undo.py); status "undone", or "failed" changing nothing."""

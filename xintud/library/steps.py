@@ -95,10 +95,11 @@ class ActionSteps:
         return ActOutcome(status, src, destination.dst, None, message)
 
     def _begin(
-        self, kind: ActionKind, sha256: str, src: Path, dst: Path, reverses: int | None = None
+        self, kind: ActionKind, sha256: str, src: Path, dst: Path, reverses: int | None = None,
+        note: str = "",
     ) -> Action | ActOutcome:
         try:
-            return self._journal.begin(kind, sha256, src, dst, reverses=reverses)
+            return self._journal.begin(kind, sha256, src, dst, reverses=reverses, note=note)
         except Exception as exc:  # the journal is the precondition: no row, no touching files
             logger.exception("could not journal %s %s → %s", kind, src, dst)
             return self._failed(

@@ -14,6 +14,7 @@ from xintud.core.fs import PART_PREFIX, PART_SUFFIX, ensure_directory, holds_con
 from xintud.library.move import Mover
 from xintud.library.names import choose_destination
 from xintud.library.outcome import ActError, ActOutcome, explain_os_error
+from xintud.library.rating import Rater, is_rating_action
 from xintud.library.steps import fsync_dirs_after_placement, unlink_quietly
 from xintud.library.xmp import XmpError, remove_xintud_keywords
 from xintud.state.journal import Action
@@ -159,6 +160,8 @@ class Undoer(Mover):
         )
 
     def _undo_tag(self, action: Action) -> ActOutcome:
+        if is_rating_action(action):
+            return Rater(self.settings).undo_reject(action)
         photo, sidecar = action.src, action.dst
         # The sidecar is replaced or removed in one step, so undo needs no journal row of its
         # own: after a crash it is either as before (undo again) or done (undo again finds

@@ -24,19 +24,16 @@ write goes to a temp file in the same directory, is fsynced, then renamed into p
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
 import os
 import secrets
-import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from xintud.core.fs import fsync_dir, lstat_or_none, write_new_file
+from xintud.core.fs import fsync_dir, lstat_or_none
 from xintud.library.xmp_packet import (
     DC_SUBJECT,
     LR_HIERARCHICAL_SUBJECT,
@@ -58,13 +55,20 @@ from xintud.library.xmp_packet import (
     read_bounded,
     serialize,
 )
+from xintud.library.xmp_store import (
+    MERGE_ATTEMPTS,
+    busy_error,
+    is_empty,
+    load_or_new,
+    same_file_state,
+    store,
+)
 
 logger = logging.getLogger(__name__)
 
 
 XMP_SUFFIX = ".xmp"
 HIERARCHY_ROOT = "xintud"
-_MERGE_ATTEMPTS = 3
 
 
 RemoveResult = Literal["deleted", "rewritten", "unchanged", "absent"]
@@ -137,16 +141,16 @@ def write_sidecar(
         check_keyword(value)
     sidecar = sidecar_path(photo)
     temp = sidecar.with_name(temp_name or f".xintud-{secrets.token_hex(6)}.part")
-    for _attempt in range(_MERGE_ATTEMPTS):
+    for _attempt in range(MERGE_ATTEMPTS):
         before = lstat_or_none(sidecar)
-        packet = _load_or_new(sidecar, before)
+        packet = load_or_new(sidecar, before)
         changed = _merge(packet, keywords, hierarchical, action_id, created=before is None)
         if not changed:
             return sidecar
-        if _store(packet, sidecar, temp, before):
+        if store(packet, sidecar, temp, before):
             return sidecar
         logger.info("sidecar %s changed while being updated; merging again", sidecar)
-    raise _busy_error(sidecar)
+    raise busy_error(sidecar)
 
 
 def remove_xintud_keywords(
@@ -163,25 +167,25 @@ def remove_xintud_keywords(
     """
     sidecar = sidecar_path(photo)
     temp = sidecar.with_name(temp_name or f".xintud-{secrets.token_hex(6)}.part")
-    for _attempt in range(_MERGE_ATTEMPTS):
+    for _attempt in range(MERGE_ATTEMPTS):
         before = lstat_or_none(sidecar)
         if before is None:
             return "absent"
-        packet = _load_or_new(sidecar, before)
+        packet = load_or_new(sidecar, before)
         mark = _read_mark(packet.rdf)
         _check_expected_mark(sidecar, mark, expect_action_id)
         changed = _unmerge(packet.rdf, mark)
         if not changed:
             return "unchanged"
-        if mark is not None and mark.created and _is_empty(packet):
-            if not _same_file_state(sidecar, before):
+        if mark is not None and mark.created and is_empty(packet):
+            if not same_file_state(sidecar, before):
                 continue
             os.unlink(sidecar)
             fsync_dir(sidecar.parent)
             return "deleted"
-        if _store(packet, sidecar, temp, before):
+        if store(packet, sidecar, temp, before):
             return "rewritten"
-    raise _busy_error(sidecar)
+    raise busy_error(sidecar)
 
 
 def render_new_packet(keywords: Sequence[str], hierarchical: Sequence[str]) -> bytes:
@@ -272,17 +276,6 @@ def _mark_bag(mark: ET.Element, tag: str) -> list[ET.Element]:
 
 
 # --- changing ------------------------------------------------------------------------------
-
-
-def _load_or_new(sidecar: Path, before: os.stat_result | None) -> Packet:
-    if before is None:
-        return new_packet()
-    if not stat.S_ISREG(before.st_mode):
-        raise XmpError(
-            f"sidecar {sidecar} is not a regular file (a symlink or directory?); xintud will "
-            "not write through it. Replace it with a plain file or remove it, then tag again."
-        )
-    return parse_packet(read_bounded(sidecar), sidecar)
 
 
 def _about(rdf: ET.Element) -> str:
@@ -421,77 +414,3 @@ def _remove_values(rdf: ET.Element, tag: str, values: set[str]) -> bool:
             if container is not None and not _items(container):
                 description.remove(prop)
     return changed
-
-
-def _is_empty(packet: Packet) -> bool:
-    """True when the packet holds no property at all (only empty rdf:Descriptions)."""
-    if packet.root is not packet.rdf and any(c is not packet.rdf for c in packet.root):
-        return False
-    for child in packet.rdf:
-        if child.tag != RDF_DESCRIPTION:
-            return False
-        if set(child.attrib) - {RDF_ABOUT} or any(isinstance(c.tag, str) for c in child):
-            return False
-    return True
-
-
-# --- writing -------------------------------------------------------------------------------
-
-
-def _store(packet: Packet, sidecar: Path, temp: Path, before: os.stat_result | None) -> bool:
-    """Write the packet to `temp`, fsync, then put it at `sidecar` without clobbering a
-    concurrent writer. False when the sidecar changed meanwhile (the caller merges again)."""
-    payload = serialize(packet)
-    mode = stat.S_IMODE(before.st_mode) if before is not None else None
-    write_new_file(temp, payload, mode)
-    try:
-        if before is None:
-            placed = _place_new(temp, sidecar)
-        elif _same_file_state(sidecar, before):
-            os.replace(temp, sidecar)  # replaces only the sidecar we just read and merged
-            placed = True
-        else:
-            placed = False
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-    if placed:
-        fsync_dir(sidecar.parent)
-    return placed
-
-
-def _place_new(temp: Path, sidecar: Path) -> bool:
-    """Give `temp` the name `sidecar` unless that name appeared meanwhile (then False)."""
-    try:
-        # link() fails with EEXIST instead of replacing, so a sidecar another program created
-        # since we looked is never clobbered; the temp name is unlinked by the caller.
-        os.link(temp, sidecar)
-        return True
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-    # No hard links here (FAT/exFAT, some network shares): check-then-rename. The window is
-    # microseconds and the file at stake is a sidecar, never a photo.
-    if os.path.lexists(sidecar):
-        return False
-    os.replace(temp, sidecar)
-    return True
-
-
-def _same_file_state(path: Path, before: os.stat_result) -> bool:
-    now = lstat_or_none(path)
-    return now is not None and (now.st_ino, now.st_size, now.st_mtime_ns) == (
-        before.st_ino,
-        before.st_size,
-        before.st_mtime_ns,
-    )
-
-
-def _busy_error(sidecar: Path) -> XmpError:
-    return XmpError(
-        f"sidecar {sidecar} kept changing while xintud tried to update it "
-        f"({_MERGE_ATTEMPTS} attempts): another program is writing it. Close that program "
-        "(or wait for it) and tag again."
-    )

@@ -32,6 +32,9 @@ NS_DC = "http://purl.org/dc/elements/1.1/"
 NS_LR = "http://ns.adobe.com/lightroom/1.0/"
 
 
+NS_XMP = "http://ns.adobe.com/xap/1.0/"  # xmp:Rating
+
+
 # Our own properties. ".invalid" is reserved (RFC 2606), so this URI can never clash with a
 # namespace somebody else defines.
 NS_XINTUD = "http://ns.xintud.invalid/xmp/1.0/"
@@ -45,6 +48,7 @@ _PREFERRED_PREFIXES: dict[str, str] = {
     NS_RDF: "rdf",
     NS_DC: "dc",
     NS_LR: "lr",
+    NS_XMP: "xmp",
     NS_XINTUD: "xintud",
 }
 

@@ -63,7 +63,8 @@ class Journal:
         self._clock = clock
 
     def begin(
-        self, kind: ActionKind, sha256: str, src: Path, dst: Path, reverses: int | None = None
+        self, kind: ActionKind, sha256: str, src: Path, dst: Path, reverses: int | None = None,
+        note: str = "",
     ) -> Action:
         """Journal an action about to happen; it is committed to disk when this returns.
 
@@ -75,9 +76,9 @@ class Journal:
         started_at = self._clock()
         with transaction(self._conn, durable=True) as conn:
             cursor = conn.execute(
-                "INSERT INTO actions (kind, sha256, src, dst, state, started_at, reverses) "
-                "VALUES (?, ?, ?, ?, 'begun', ?, ?)",
-                (kind, sha256, path_to_db(src), path_to_db(dst), started_at, reverses),
+                "INSERT INTO actions (kind, sha256, src, dst, state, started_at, reverses, note) "
+                "VALUES (?, ?, ?, ?, 'begun', ?, ?, ?)",
+                (kind, sha256, path_to_db(src), path_to_db(dst), started_at, reverses, note),
             )
             action_id = cursor.lastrowid
         assert action_id is not None
@@ -90,7 +91,7 @@ class Journal:
             state="begun",
             started_at=started_at,
             finished_at=None,
-            note="",
+            note=note,
             reverses=reverses,
         )
 

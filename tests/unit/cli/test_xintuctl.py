@@ -438,6 +438,20 @@ def test_format_explain_shows_faces_writing_rules_and_model() -> None:
     assert "faces: none" in none and "text: none found" in none
 
 
+def test_format_explain_shows_quality_and_status_shows_the_duplicates_backfill() -> None:
+    quality = {"score": 0.35, "blur": 0.81, "motion": 0.6, "brightness": 0.42,
+               "face_sharpness": None, "flags": ["blurry", "motion_blur"],
+               "suggestions": ["looks shaken (motion blur)"]}
+    text = format_explain({**EXPLAIN, "quality": quality})
+    assert ("  quality: score 0.35, blur 0.81, motion 0.60, brightness 0.42 — looks shaken "
+            "(motion blur)") in text
+    assert "quality" not in format_explain({**EXPLAIN, "quality": None})
+    status = format_status({**STATUS, "duplicates": {
+        "photos": 120, "backfill": {"done": 120, "total": 500, "eta_s": 300.0}}})
+    assert "duplicates: 120 photos analysed; earlier photos 120/500, about 5 min left" in status
+    assert "duplicates" not in format_status({**STATUS, "duplicates": None})
+
+
 def test_format_undo_and_simple() -> None:
     assert format_undo({"undone": []}) == "nothing to undo"
     assert format_undo({"undone": [{"src": "/a", "dst": "/b", "message": "moved back"}]}) == (
