@@ -12,32 +12,13 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from tests.support.daemon_tree import DaemonTree, sha256, wait_for
-from tests.support.images import camera_exif
+from tests.support.images import camera_exif, textured_photo
 
 pytestmark = pytest.mark.slow
-
-
-def textured_photo(seed: int, size: tuple[int, int] = (1200, 900)) -> Image.Image:
-    """A photo-like picture: sky over land, with detail at every scale (clouds, texture,
-    grain). Flat drawn shapes would look like a screen to the engine, and screenshots are held
-    to near identity; this is what a camera gives."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    layers = np.zeros((height, width, 3), dtype=np.float32)
-    for scale, weight in ((64, 1.0), (16, 0.5), (4, 0.25), (1, 0.12)):
-        small = rng.random((height // scale + 1, width // scale + 1, 3))
-        layer = Image.fromarray((small * 255).astype(np.uint8)).resize(
-            size, Image.Resampling.BICUBIC)
-        layers += weight * np.asarray(layer, dtype=np.float32) / 255
-    rows = np.linspace(0, 1, height)[:, None, None]
-    ground = np.where(rows > 0.45, [0.35, 0.55, 0.25], [0.55, 0.7, 0.95])
-    pixels = (0.5 * layers / 1.87 + 0.6 * ground) * 255
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
 def chat_copy(image: Image.Image) -> bytes:
