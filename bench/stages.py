@@ -82,8 +82,9 @@ def profile_one(clock: StageClock, models: LoadedModels, classifier: Classifier,
     clock.time("border + metadata cues", lambda: signals.metadata_cues(
         decoded, context, signals.border_uniformity(full)))
     luma = clock.time("grey copy", lambda: signals.grey(image))
-    clock.time("quality + dHash",
-               lambda: (quality.measure_quality(luma), hashes.difference_hash(luma)))
+    clock.time("quality", lambda: quality.measure_quality(luma))
+    clock.time("hashes (dHash, layout, pHash)", lambda: (
+        hashes.difference_hash(luma), hashes.perceptual_hash(hashes.layout_thumbnail(luma)[0])))
     examined = classifier.examine(Job(path, kind, data))
     assert examined.facts is not None, examined.error
     facts = examined.facts
