@@ -23,7 +23,7 @@ from xintud.duplicates.report import GroupReport, MemberReport
 from xintud.library.actor import Actor
 from xintud.library.rating import REJECTED
 from xintud.library.review import duplicates_folder, is_in_review
-from xintud.state.records import FileState, Records
+from xintud.state.records import FileRecord, FileState, Records
 
 logger = logging.getLogger(__name__)
 
@@ -74,14 +74,25 @@ def set_aside(duplicates: LibraryDuplicates, records: Records, actor: Actor,
     return {"set_aside": moved, "refused": refused}
 
 
+def _still_in_place(records: Records, member: MemberReport) -> FileRecord | None:
+    """The member's record if it is still filed where the group says it is."""
+    record = records.get(member.sha256)
+    if record is None or record.state is not FileState.DONE or record.path != Path(member.path):
+        return None
+    return record
+
+
+def _left(report: GroupReport, member: MemberReport, why: str) -> dict[str, Any]:
+    return {"group": report.group, "path": member.path, "reason": f"{why}; left alone"}
+
+
 def _reject_member(records: Records, actor: Actor, report: GroupReport,
                    member: MemberReport) -> dict[str, Any]:
     """Tag mode: files stay where they are; the copy is marked rejected in its sidecar."""
     path = Path(member.path)
-    record = records.get(member.sha256)
-    if record is None or record.state is not FileState.DONE or record.path != path:
-        return {"group": report.group, "path": member.path,
-                "reason": "not tagged where it was when the group was made; left alone"}
+    record = _still_in_place(records, member)
+    if record is None:
+        return _left(report, member, "not tagged where it was when the group was made")
     outcome = actor.reject(path, member.sha256)
     if not outcome.ok:
         return {"group": report.group, "path": member.path, "reason": outcome.message}
@@ -97,10 +108,9 @@ def _reject_member(records: Records, actor: Actor, report: GroupReport,
 def _set_aside_member(records: Records, actor: Actor, root: Path, report: GroupReport,
                       member: MemberReport) -> dict[str, Any]:
     path = Path(member.path)
-    record = records.get(member.sha256)
-    if record is None or record.state is not FileState.DONE or record.path != path:
-        return {"group": report.group, "path": member.path,
-                "reason": "not filed where it was when the group was made; left alone"}
+    record = _still_in_place(records, member)
+    if record is None:
+        return _left(report, member, "not filed where it was when the group was made")
     if is_in_review(path, root):
         return {"group": report.group, "path": member.path, "reason": "already set aside"}
     destination = duplicates_folder(root, str(report.group))

@@ -18,7 +18,7 @@ from xintud.core.facts import Analysis, Quality
 from xintud.core.text import printable
 from xintud.duplicates.compare import Closeness, Tier
 from xintud.duplicates.fingerprint import Fingerprint, fingerprint_of_file
-from xintud.duplicates.groups import Group, Link, group_links, link_one
+from xintud.duplicates.groups import Link, group_links, link_one
 from xintud.duplicates.index import FingerprintIndex
 from xintud.duplicates.ratings import sidecar_rating
 from xintud.duplicates.report import GroupReport, report_group
@@ -110,12 +110,6 @@ class LibraryDuplicates:
         groups = group_links(links, loosest)
         found = {key: fp for key, fp in present.items() if fp is not None}
         return [report_group(group, found) for group in groups]
-
-    def group(self, group_id: str, loosest: Tier = Tier.BURST) -> Group | None:
-        """The group with this id among the photos filed now (None: it changed or is gone)."""
-        links = [link for link in self._all_links()
-                 if self.source(link.a) and self.source(link.b)]
-        return next((g for g in group_links(links, loosest) if g.id == group_id), None)
 
     def _all_links(self) -> list[Link]:
         seen = {}
