@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from xintud.duplicates.compare import Tier
 from xintud.duplicates.fingerprint import Fingerprint
 
-# Points, so that the order of weight above holds: a star outweighs any measure; a rejection
-# puts a photo last; an edit outweighs sharpness, which outweighs size in a burst.
-STAR = 10.0
-REJECTED = -100.0
-EDITED = 4.0
+# Points, so that the order of weight above holds: a star or an edit outweighs any measure
+# (even a copy at a fifth of the pixels: 6 x 2.3 halvings); a rejection puts a photo last.
+STAR = 100.0
+REJECTED = -1000.0
+EDITED = 50.0
 ACCIDENTAL = -8.0
 SHARPNESS = 3.0  # per doubling of Laplacian variance relative to the group's sharpest
 EXPOSURE = 2.0  # at 100% clipped pixels
@@ -62,12 +62,24 @@ def choose_best(members: list[Fingerprint], tier: Tier) -> list[Judged]:
         if copies:
             score += _originality_points(member, members, oldest)
         judged.append((score, member))
-    top = max(score for score, _ in judged)
-    # Near-equal scores are ranked by age and name, not by a rounding difference.
-    ranked = sorted(judged, key=lambda pair: (
-        pair[0] < top - TIE, -round(pair[0] / TIE), pair[1].modified, str(pair[1].path)))
+    ranked = _ranked(judged)
     return [Judged(member, round(score, 3), _reasons(member, members, sharp, copies, rank == 0))
             for rank, (score, member) in enumerate(ranked)]
+
+
+def _ranked(judged: list[tuple[float, Fingerprint]]) -> list[tuple[float, Fingerprint]]:
+    """Best first; members whose scores lie within TIE of each other (a run of them) are a
+    tie, ranked by age and then name rather than by a rounding difference."""
+    by_score = sorted(judged, key=lambda pair: -pair[0])
+    ranked: list[tuple[float, Fingerprint]] = []
+    run: list[tuple[float, Fingerprint]] = []
+    for pair in by_score:
+        if run and run[-1][0] - pair[0] >= TIE:
+            ranked.extend(sorted(run, key=lambda p: (p[1].modified, str(p[1].path))))
+            run = []
+        run.append(pair)
+    ranked.extend(sorted(run, key=lambda p: (p[1].modified, str(p[1].path))))
+    return ranked
 
 
 def _sharpness_of(members: list[Fingerprint]) -> dict[str, float]:

@@ -76,10 +76,12 @@ TEMPLATE_SAME_LAYOUT = 0.95
 TEMPLATE_SAME_DETAIL = 0.9
 SIMILAR_COSINE = 0.8
 # The aligned comparison costs ~2 ms; pairs whose layouts do not agree even roughly are left
-# before it: below QUICK_LAYOUT as they are, more than CLOSE_PHASH_BITS apart and below
-# CLOSE_COSINE (a crop can move the pHash by 26 bits, but keeps the embedding at >= 0.95).
+# before it: below QUICK_LAYOUT as they are, more than SAME_PHASH_BITS apart, not taken
+# within BURST_SECONDS and below CLOSE_COSINE (a crop can move the pHash by 26 bits, but keeps
+# the embedding at >= 0.95). In a library of 100,000, two unrelated pHashes fall within 16
+# bits of each other ~190,000 times by chance (their layouts agree at most 0.37 unaligned):
+# without this gate those pairs took 90% of a full grouping.
 QUICK_LAYOUT = 0.5
-CLOSE_PHASH_BITS = 20
 CLOSE_COSINE = 0.9
 REFINE_FROM = 0.55
 # The crops tried when aligning two layouts: a copy cropped by up to 10%, anywhere.
@@ -244,7 +246,7 @@ def compare(a: Fingerprint, b: Fingerprint) -> tuple[Tier | None, Closeness]:
     other = turned(b.layout, turn)
     timed = apart is not None and apart <= BURST_SECONDS
     if not is_candidate(cosine, bits, apart) or (
-            bits > CLOSE_PHASH_BITS and not timed and cosine < CLOSE_COSINE
+            bits > SAME_PHASH_BITS and not timed and cosine < CLOSE_COSINE
             and quick_agreement(a.layout, other) < QUICK_LAYOUT):
         loose = Tier.SIMILAR if cosine >= SIMILAR_COSINE else None
         return loose, Closeness(cosine=cosine, phash_bits=bits, seconds_apart=apart)

@@ -1,8 +1,8 @@
 """The in-memory index that finds a photo's candidates among everything already seen.
 
 Numpy brute force over 128-d unit vectors, by choice: one new photo against 100,000 is one
-matrix-vector product (~2 ms on two cores), exact, and needs no library or index file that
-could go stale; the whole library's pairs are block products of the upper triangle (~30 s at
+matrix-vector product (~2-4 ms on two cores), exact, and needs no library or index file that
+could go stale; the whole library's pairs are block products, each row's nearest taken (~
 100,000). Measured against the alternatives in bench/RESULTS.md. Only what choosing candidates
 needs lives here (~600 bytes a photo); the layouts the close comparison reads are fetched per
 candidate (FingerprintSource).
@@ -98,16 +98,23 @@ class FingerprintIndex:
         return sorted(found)
 
     def candidate_pairs(self) -> Iterator[tuple[str, str]]:
-        """Every pair worth comparing closely, each once: the upper triangle of the similarity
-        matrix in blocks, the pHash and capture-time neighbours."""
+        """Every pair that `candidates` would give for one of its photos (a pair may come more
+        than once): each row's nearest vectors among all rows, in blocks, then the pHash and
+        capture-time neighbours."""
         count = len(self._keys)
         vectors = self._vectors[:count]
         for start in range(0, count, BLOCK_ROWS):
-            block = vectors[start:start + BLOCK_ROWS] @ vectors[start:].T
-            for offset, row in enumerate(block):
-                i = start + offset
-                for j in _nearest(row[offset + 1:], CANDIDATE_COSINE):
-                    yield self._keys[i], self._keys[i + 1 + int(j)]
+            block = vectors[start:start + BLOCK_ROWS] @ vectors.T
+            rows, columns = np.nonzero(block >= CANDIDATE_COSINE)
+            crowded = np.flatnonzero(np.bincount(rows, minlength=len(block)) > MAX_CANDIDATES)
+            keep = ~np.isin(rows, crowded)
+            pairs = list(zip((rows[keep] + start).tolist(), columns[keep].tolist(), strict=True))
+            for offset in crowded.tolist():
+                pairs.extend((start + offset, int(j))
+                             for j in _nearest(block[offset], CANDIDATE_COSINE))
+            for i, j in pairs:
+                if i != j:
+                    yield self._keys[min(i, j)], self._keys[max(i, j)]
         yield from self._phash_pairs()
         yield from self._time_pairs()
 
@@ -120,11 +127,12 @@ class FingerprintIndex:
                 yield self._keys[i], self._keys[i + 1 + int(j)]
 
     def _time_pairs(self) -> Iterator[tuple[str, str]]:
-        for k, (taken, key) in enumerate(self._times):
-            for later, other in self._times[k + 1:]:
-                if later - taken > BURST_SECONDS:
-                    break
-                yield key, other
+        times = self._times
+        for k, (taken, key) in enumerate(times):
+            following = k + 1
+            while following < len(times) and times[following][0] - taken <= BURST_SECONDS:
+                yield key, times[following][1]
+                following += 1
 
     def _taken_near(self, taken_at: float | None) -> list[str]:
         if taken_at is None:
