@@ -45,10 +45,6 @@ class Backfill:
         """True while some filed photo may still lack a fingerprint."""
         return self._pending
 
-    def wake(self) -> None:
-        """Look again (after an undo or a config change may have left photos without one)."""
-        self._pending = True
-
     def step_when_idle(self, queue: FileQueue, act_lock: threading.Lock) -> bool:
         """One step when no new photo waits (new arrivals come first); True while more is
         left to do."""

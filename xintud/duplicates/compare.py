@@ -118,10 +118,7 @@ def turned(layout: np.ndarray, turn: int) -> np.ndarray:
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:
-    x = x - x.mean()
-    y = y - y.mean()
-    denominator = float(np.sqrt((x * x).sum() * (y * y).sum()))
-    return float((x * y).sum() / denominator) if denominator > 1e-6 else 0.0
+    return _Target(y).correlation(x.astype(np.float32))
 
 
 def _detail(layout: np.ndarray) -> np.ndarray:

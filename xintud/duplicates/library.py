@@ -23,6 +23,7 @@ from xintud.duplicates.index import FingerprintIndex
 from xintud.duplicates.ratings import sidecar_rating
 from xintud.duplicates.report import GroupReport, report_group
 from xintud.duplicates.vectors import vector_bytes, vector_from_bytes
+from xintud.engine.hashes import LAYOUT_SIZE
 from xintud.state.prints import Prints, StoredLink, StoredPrint
 from xintud.state.records import FileState, Records
 
@@ -163,7 +164,8 @@ def from_stored(stored: StoredPrint, path: Path, file_bytes: int, modified: floa
     return Fingerprint(
         key=stored.sha256, sha256=stored.sha256, path=path, phash=stored.phash or 0,
         phash_turns=tuple(int.from_bytes(turns[i:i + 8], "big") for i in range(0, len(turns), 8)),
-        layout=np.frombuffer(stored.layout or b"", dtype=np.uint8).reshape(64, 64),
+        layout=np.frombuffer(stored.layout or b"", dtype=np.uint8).reshape(
+            LAYOUT_SIZE, LAYOUT_SIZE),
         vector=vector_from_bytes(stored.vector or b""), taken_at=stored.taken_at,
         file_bytes=file_bytes, modified=modified,
         rating=sidecar if sidecar is not None else embedded_rating, quality=quality, **facts)

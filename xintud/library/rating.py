@@ -86,10 +86,7 @@ class Rater(ActionSteps):
         try:
             _write_rating(sidecar, REJECTED)
         except (OSError, XmpError) as exc:
-            cause = explain_os_error(exc) if isinstance(exc, OSError) else str(exc)
-            message = f"cannot write {sidecar}: {cause}. {src} is untouched."
-            self._abandon(action, message)
-            return self._failed(src, sidecar, action.id, message)
+            return self._sidecar_write_failed(action, src, sidecar, exc)
         self._finish(action)
         return ActOutcome("tagged", src, sidecar, action.id, f"marked rejected in {sidecar}")
 

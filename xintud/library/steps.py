@@ -125,6 +125,14 @@ class ActionSteps:
             # The row stays "begun"; recover() finds nothing complete and rolls it back.
             logger.exception("could not journal the failure of action #%d", action.id)
 
+    def _sidecar_write_failed(self, action: Action, src: Path, sidecar: Path,
+                              exc: OSError | Exception) -> ActOutcome:
+        """Abandon a journaled sidecar write that raised, saying why; the photo is untouched."""
+        cause = explain_os_error(exc) if isinstance(exc, OSError) else str(exc)
+        message = f"cannot write sidecar {sidecar}: {cause}. {src} is untouched."
+        self._abandon(action, message)
+        return self._failed(src, sidecar, action.id, message)
+
     @staticmethod
     def _failed(src: Path, dst: Path | None, action_id: int | None, message: str) -> ActOutcome:
         logger.warning("%s", message)

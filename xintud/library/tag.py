@@ -62,10 +62,7 @@ class Tagger(ActionSteps):
                 temp_name=part_path(sidecar.parent, action.id).name,
             )
         except (OSError, XmpError) as exc:
-            cause = explain_os_error(exc) if isinstance(exc, OSError) else str(exc)
-            message = f"cannot write sidecar {sidecar}: {cause}. {src} is untouched."
-            self._abandon(action, message)
-            return self._failed(src, sidecar, action.id, message)
+            return self._sidecar_write_failed(action, src, sidecar, exc)
         self._finish(action)
         logger.debug("tagged %s as %s in %s", src, category, sidecar)
         return ActOutcome("tagged", src, sidecar, action.id, f"tagged {category!r} in {sidecar}")
