@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from PIL import Image, ImageFilter
 
+from xintud.duplicates.align import aligned_agreement, correlation
 from xintud.duplicates.fingerprint import Fingerprint
 
 
@@ -75,22 +75,14 @@ TEMPLATE_DETAIL = 0.85
 TEMPLATE_SAME_LAYOUT = 0.95
 TEMPLATE_SAME_DETAIL = 0.9
 SIMILAR_COSINE = 0.8
-# The aligned comparison costs ~2 ms; pairs whose layouts do not agree even roughly are left
-# before it: below QUICK_LAYOUT as they are, more than SAME_PHASH_BITS apart, not taken
-# within BURST_SECONDS and below CLOSE_COSINE (a crop can move the pHash by 26 bits, but keeps
-# the embedding at >= 0.95). In a library of 100,000, two unrelated pHashes fall within 16
-# bits of each other ~190,000 times by chance (their layouts agree at most 0.37 unaligned):
-# without this gate those pairs took 90% of a full grouping.
+# The aligned comparison (align.py) costs ~1.5 ms; pairs whose layouts do not agree even roughly
+# are left before it: below QUICK_LAYOUT as they are, more than SAME_PHASH_BITS apart, not taken
+# within BURST_SECONDS and below CLOSE_COSINE (a crop can move the pHash by 26 bits, but keeps the
+# embedding at >= 0.95). In a library of 100,000, two unrelated pHashes fall within 16 bits of
+# each other ~190,000 times by chance (their layouts agree at most 0.37 unaligned): without this
+# gate those pairs took 90% of a full grouping.
 QUICK_LAYOUT = 0.5
 CLOSE_COSINE = 0.9
-REFINE_FROM = 0.55
-# The crops tried when aligning two layouts: a copy cropped by up to 10%, anywhere.
-_ALIGN_SCALES = (1.0, 0.975, 0.95, 0.9)
-_ALIGN_STEPS = (-1, 0, 1)
-_ALIGN_SIZE = 32
-_REFINE_STEPS = (1.0, 0.5, 0.25)  # pixels at _ALIGN_SIZE
-_REFINE_PASSES = 2
-_MIN_SIDE = 0.85
 
 
 @dataclass(frozen=True)
@@ -117,106 +109,9 @@ def turned(layout: np.ndarray, turn: int) -> np.ndarray:
     return np.fliplr(rotated) if turn >= 4 else rotated
 
 
-def _correlation(x: np.ndarray, y: np.ndarray) -> float:
-    return _Target(y).correlation(x.astype(np.float32))
-
-
-def _detail(layout: np.ndarray) -> np.ndarray:
-    """The band-pass of a layout: edges and texture, not shading."""
-    image = Image.fromarray(np.clip(layout, 0, 255).astype(np.uint8))
-    fine = np.asarray(image.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32)
-    coarse = np.asarray(image.filter(ImageFilter.GaussianBlur(2.5)), dtype=np.float32)
-    return fine - coarse
-
-
-def _coarse_boxes(size: int) -> list[tuple[float, float, float, float]]:
-    """The whole layout and its 90-95% crops at nine places: where the search starts."""
-    boxes = [(0.0, 0.0, float(size), float(size))]
-    for scale in _ALIGN_SCALES[1:]:
-        side = size * scale
-        room = size - side
-        for dx in _ALIGN_STEPS:
-            for dy in _ALIGN_STEPS:
-                x0, y0 = room / 2 + dx * room / 2, room / 2 + dy * room / 2
-                boxes.append((x0, y0, x0 + side, y0 + side))
-    return boxes
-
-
-Box = tuple[float, float, float, float]
-
-
-def _crop(image: Image.Image, box: Box, size: int) -> np.ndarray:
-    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, box=box),
-                      dtype=np.float32)
-
-
-class _Target:
-    """A picture to match against, centred and normalised once for many correlations."""
-
-    def __init__(self, pixels: np.ndarray) -> None:
-        flat = pixels.astype(np.float32).ravel()
-        flat = flat - flat.mean()
-        norm = float(np.linalg.norm(flat))
-        self.unit = flat / norm if norm > 1e-6 else flat
-
-    def correlation(self, pixels: np.ndarray) -> float:
-        flat = pixels.ravel() - pixels.mean()
-        norm = float(np.linalg.norm(flat))
-        return float(flat @ self.unit) / norm if norm > 1e-6 else 0.0
-
-
-def _coarse_fit(image: Image.Image, target: _Target, size: int) -> tuple[float, Box]:
-    scored = [(target.correlation(_crop(image, box, size)), box)
-              for box in _coarse_boxes(size)]
-    return max(scored, key=lambda pair: pair[0])
-
-
-def _refine(image: Image.Image, target: _Target, size: int, best: float, box: Box
-            ) -> tuple[float, Box]:
-    """Each edge of the crop moved while it helps, in halving steps: a crop is rarely centred,
-    and the detail correlation needs the edges within half a pixel."""
-    for step in _REFINE_STEPS:
-        for _ in range(_REFINE_PASSES):
-            improved = False
-            for edge in range(4):
-                for sign in (-1.0, 1.0):
-                    moved = list(box)
-                    moved[edge] = min(max(moved[edge] + sign * step, 0.0), float(size))
-                    if min(moved[2] - moved[0], moved[3] - moved[1]) < size * _MIN_SIDE:
-                        continue
-                    candidate = (moved[0], moved[1], moved[2], moved[3])
-                    score = target.correlation(_crop(image, candidate, size))
-                    if score > best + 1e-4:
-                        best, box, improved = score, candidate, True
-            if not improved:
-                break
-    return best, box
-
-
-def aligned_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(grey, detail) correlation of two layouts at the crop of either that fits the other
-    best: a copy cropped by up to 10% lines up with its original again. The crop is searched
-    at half size (32 px, a quarter of the work), coarse first and finely only where the
-    coarse search found something; the measures are taken at full size."""
-    half = _ALIGN_SIZE
-    fits = []
-    for x, y in ((a, b), (b, a)):
-        small = Image.fromarray(x).resize((half, half), Image.Resampling.BOX)
-        target = _Target(np.asarray(Image.fromarray(y).resize((half, half),
-                                                               Image.Resampling.BOX)))
-        fits.append((*_coarse_fit(small, target, half), small, target, x, y))
-    grey, box, small, target, x, y = max(fits, key=lambda fit: fit[0])
-    if grey >= REFINE_FROM:
-        grey, box = _refine(small, target, half, grey, box)
-    scale = x.shape[0] / half
-    crop = _crop(Image.fromarray(x), tuple(v * scale for v in box), x.shape[0])  # type: ignore[arg-type]
-    full = y.astype(np.float32)
-    return _correlation(crop, full), _correlation(_detail(crop), _detail(full))
-
-
 def quick_agreement(a: np.ndarray, b: np.ndarray) -> float:
     """Grey correlation of two layouts as they are, without aligning (microseconds)."""
-    return _correlation(a.astype(np.float32), b.astype(np.float32))
+    return correlation(a, b)
 
 
 def seconds_apart(a: Fingerprint, b: Fingerprint) -> float | None:

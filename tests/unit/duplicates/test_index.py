@@ -1,6 +1,7 @@
-"""FingerprintIndex: which photos are worth comparing closely — by vector (capped), by pHash
-bits, by capture time — kept consistent through adds, removals and replacements, and the same
-pairs whether asked one photo at a time or for the whole library."""
+"""FingerprintIndex: which photos are worth comparing closely — by vector, by pHash bits, by
+capture time, each capped, and of those the likeliest few — kept consistent through adds,
+removals and replacements, and the same pairs whether asked one photo at a time or for the whole
+library."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from xintud.core.facts import Quality
 from xintud.duplicates.compare import BURST_SECONDS, CANDIDATE_COSINE, CANDIDATE_PHASH_BITS
 from xintud.duplicates.fingerprint import Fingerprint
-from xintud.duplicates.index import MAX_CANDIDATES, FingerprintIndex
+from xintud.duplicates.index import MAX_CANDIDATES, MAX_CLOSE, FingerprintIndex
 from xintud.duplicates.vectors import VECTOR_SIZE
 
 BASE = Fingerprint(
@@ -96,9 +98,38 @@ def test_candidates_are_the_nearest_vectors_up_to_the_cap() -> None:
     below = fp("below", unit(0.45 * axis(0) + 0.89 * axis(100)), hashes[-1])
     assert float(below.vector @ query.vector) < CANDIDATE_COSINE
     index = index_of([*near, below, *unrelated(5, first_axis=60, seed=2)])
-    assert index.candidates(query) == sorted(f.key for f in near[:MAX_CANDIDATES])
+    # blank layouts rank by cosine alone: the nearest MAX_CLOSE
+    assert index.candidates(query) == sorted(f.key for f in near[:MAX_CLOSE])
     few = index_of([*near[:5], below])
     assert few.candidates(query) == sorted(f.key for f in near[:5])
+
+
+def textured(seed: int) -> np.ndarray:
+    """A 64x64 layout of random 8x8 blocks: its own 8x8 thumbnail, unlike any other seed's."""
+    blocks = np.random.default_rng(seed).integers(0, 256, (8, 8)).astype(np.uint8)
+    return np.kron(blocks, np.ones((8, 8), dtype=np.uint8))
+
+
+def test_in_a_library_of_look_alikes_the_copy_is_compared_and_the_work_is_bounded() -> None:
+    """300 photos the embedding finds alike (cosine ~0.9), pHashes within 16 bits and all
+    taken in one minute: each kind of evidence is capped, and of them the copy — nearer by
+    cosine as copies are (>= 0.95), its layout the photo's turned — is among the few compared
+    closely."""
+    rng = np.random.default_rng(7)
+    centre = unit(rng.standard_normal(VECTOR_SIZE))
+    query = replace(fp("q", centre, 0, taken_at=30.0), layout=textured(0))
+    crowd = [replace(fp(f"a{i:03d}", unit(centre + rng.normal(0, 0.045, VECTOR_SIZE)),
+                        (1 << (i % 16)) - 1, taken_at=float(i % 60)), layout=textured(i + 1))
+             for i in range(300)]
+    copy = replace(fp("copy", unit(centre + rng.normal(0, 0.01, VECTOR_SIZE)), 0b111,
+                      taken_at=None), layout=np.rot90(textured(0)).copy())
+    assert min(float(query.vector @ c.vector) for c in crowd) > 0.8
+    assert float(query.vector @ copy.vector) > 0.95
+    index = index_of([*crowd, copy])
+    chosen = index.candidates(query)
+    assert len(chosen) == MAX_CLOSE and "copy" in chosen
+    assert ("copy", "q") in set(pairs_from_candidates(index_of([*crowd, copy, query]),
+                                                      [query]))
 
 
 def test_candidates_by_phash_bits() -> None:
@@ -210,3 +241,18 @@ def test_candidate_pairs_cover_candidates_in_a_large_cluster() -> None:
               for i in range(40)]
     index = index_of(photos)
     assert pairs_from_candidates(index, photos) <= set(pairs_of(index))
+
+
+def test_the_thumbnail_ranks_a_copy_above_nearer_vectors() -> None:
+    """Twenty photos nearer by cosine than a cropped copy, with other layouts: the copy, whose
+    8x8 thumbnail agrees, is still among the MAX_CLOSE compared."""
+    rng = np.random.default_rng(8)
+    centre = unit(rng.standard_normal(VECTOR_SIZE))
+    query = replace(fp("q", centre, 0), layout=textured(0))
+    nearer = [replace(fp(f"n{i:02d}", unit(centre + rng.normal(0, 0.008, VECTOR_SIZE)),
+                         far_hashes(20, seed=9)[i]), layout=textured(i + 1)) for i in range(20)]
+    copy_layout = np.asarray(Image.fromarray(textured(0)).resize((64, 64), box=(3, 2, 61, 60)))
+    copy = replace(fp("copy", unit(centre + rng.normal(0, 0.02, VECTOR_SIZE)),
+                      far_hashes(21, seed=10)[20]), layout=copy_layout)
+    assert float(query.vector @ copy.vector) < min(float(query.vector @ n.vector) for n in nearer)
+    assert "copy" in index_of([*nearer, copy]).candidates(query)
