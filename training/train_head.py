@@ -401,13 +401,18 @@ def load_or_compute(args: argparse.Namespace, rows: list[tuple[str, str]]) -> Da
     return data
 
 
-def main() -> int:
-    """Train, evaluate and write the head."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say which photos and models the features come from."""
     parser.add_argument("--photos", default=str(DEFAULT_PHOTOS))
     parser.add_argument("--models", default=str(MODELS))
     parser.add_argument("--backbone", default="backbone-int8.onnx")
     parser.add_argument("--detector", default="detector-int8.onnx")
+
+
+def main() -> int:
+    """Train, evaluate and write the head."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_feature_arguments(parser)
     parser.add_argument("--out", default=str(MODELS),
                         help="folder for head.npz and head-text.npz")
     parser.add_argument("--report", default=str(REPORTS / "head.json"))

@@ -19,8 +19,9 @@ def add_dupes_command(commands: argparse._SubParsersAction, add_json_flag) -> No
     add_json_flag(dupes, "one JSON object per group per line", sub=True)
     dupes.add_argument("--all", action="store_true",
                        help="also print the photos that are in no group")
-    dupes.add_argument("--tier", choices=("exact", "same", "burst"), default="burst",
-                       help="the loosest tier that makes a group (default: %(default)s)")
+    dupes.add_argument("--tier", choices=("exact", "same", "burst", "similar"), default="burst",
+                       help="the loosest tier that makes a group (default: %(default)s); "
+                            "similar: alike in content only, shown on request")
     dupes.add_argument("--threads", type=int, default=2, help="inference threads")
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from xintud.core.text import json_text, printable
 
-TIER_WORDS = {"exact": "exact copies", "same": "same picture", "burst": "burst"}
+TIER_WORDS = {"exact": "exact copies", "same": "same picture", "burst": "burst",
+              "similar": "alike only (shown, never acted on)"}
 
 
 def format_group(group: Mapping[str, Any]) -> str:

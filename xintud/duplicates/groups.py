@@ -50,19 +50,21 @@ def link_one(fingerprint: Fingerprint, index: FingerprintIndex,
     return links
 
 
-def link_all(index: FingerprintIndex, source: FingerprintSource) -> list[Link]:
-    """Every link among the photos in the index (the whole library at once)."""
+def link_all(index: FingerprintIndex, source: FingerprintSource,
+             tiers: tuple[Tier, ...] = GROUP_TIERS) -> list[Link]:
+    """Every link among the photos in the index (the whole library at once); `tiers` may add
+    `similar` when it is asked for, to be shown."""
     links = []
     for a, b in sorted({tuple(sorted(pair)) for pair in index.candidate_pairs()}):
         first, second = source(a), source(b)
         if first is not None and second is not None:
-            links.extend(_link(first, second))
+            links.extend(_link(first, second, tiers))
     return links
 
 
-def _link(a: Fingerprint, b: Fingerprint) -> list[Link]:
+def _link(a: Fingerprint, b: Fingerprint, tiers: tuple[Tier, ...] = GROUP_TIERS) -> list[Link]:
     tier, closeness = compare(a, b)
-    if tier not in GROUP_TIERS:
+    if tier not in tiers:
         return []
     first, second = sorted((a.key, b.key))
     return [Link(first, second, tier, closeness)]

@@ -56,13 +56,20 @@ def fit_softmax_regression(
         probs = softmax(features @ weights + bias)
         delta = (probs - onehot) * sample_weight
         grads = [features.T @ delta + l2 * weights, delta.sum(axis=0)]
-        for p, g, m, v in zip(params, grads, moment1, moment2, strict=True):
-            m *= 0.9
-            m += 0.1 * g
-            v *= 0.999
-            v += 0.001 * g * g
-            p -= learning_rate * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+        adam_step(params, grads, moment1, moment2, step, learning_rate)
     return weights.astype(np.float32), bias.astype(np.float32)
+
+
+def adam_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+              moment1: Sequence[np.ndarray], moment2: Sequence[np.ndarray], step: int,
+              learning_rate: float) -> None:
+    """One Adam update of `params` in place (betas 0.9 and 0.999; `step` counts from 1)."""
+    for p, g, m, v in zip(params, grads, moment1, moment2, strict=True):
+        m *= 0.9
+        m += 0.1 * g
+        v *= 0.999
+        v += 0.001 * g * g
+        p -= learning_rate * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
 
 
 def train_head(

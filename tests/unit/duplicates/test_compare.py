@@ -25,6 +25,7 @@ from xintud.core.facts import Analysis, Quality
 from xintud.duplicates.compare import Tier, compare
 from xintud.duplicates.fingerprint import Fingerprint, fingerprint_of_file
 from xintud.duplicates.groups import GROUP_TIERS
+from xintud.duplicates.report import find_groups
 from xintud.duplicates.vectors import EMBEDDING_SIZE, project
 from xintud.engine.classify import Classifier, Job
 from xintud.engine.hashes import layout_thumbnail, phash_variants
@@ -274,3 +275,14 @@ def test_two_people_on_one_id_backdrop_are_not_a_burst(engine: dict[str, Fingerp
     # Other pictures this alike, untimed, would be a burst: the ID template rule decides.
     assert tier(replace(first, category="other"), replace(second, category="other")) \
         is Tier.BURST
+
+
+def test_alike_in_content_only_is_similar_and_shown_only_on_request() -> None:
+    """Another picture of the same kind of place (its embedding the same, its layout not): no
+    group by default; `similar` on request, as `xintud dupes --tier similar` asks."""
+    place = drawn_fingerprint(photo(1), scene=1, key="monday")
+    other_day = drawn_fingerprint(photo(2), scene=1, key="tuesday", noise=1)
+    assert tier(place, other_day) is Tier.SIMILAR
+    assert find_groups([place, other_day]) == []
+    shown = find_groups([place, other_day], Tier.SIMILAR)
+    assert [(g.tier, len(g.members)) for g in shown] == [(Tier.SIMILAR, 2)]
