@@ -102,11 +102,12 @@ class FingerprintIndex:
         count = len(self._keys)
         if count == 0:
             return []
-        similarity = self._vectors[:count] @ fingerprint.vector
-        bits = np.bitwise_count(self._phashes[:count] ^ np.uint64(fingerprint.phash))
-        rows = self._choose(similarity, bits, self._taken_near(fingerprint.taken_at),
-                            small_turns(small_thumbnail(fingerprint.layout)),
-                            self._row.get(fingerprint.key, -1))
+        similarity = (self._vectors[:count] @ fingerprint.vector)[None, :]
+        bits = np.bitwise_count(self._phashes[:count] ^ np.uint64(fingerprint.phash))[None, :]
+        exclude = self._row.get(fingerprint.key, -1)
+        evidence = _by_evidence(similarity, bits, np.array([exclude]))[0]
+        rows = self._choose(evidence, similarity[0], self._taken_near(fingerprint.taken_at),
+                            small_turns(small_thumbnail(fingerprint.layout)), exclude)
         return sorted(self._keys[row] for row in rows)
 
     def candidate_pairs(self) -> Iterator[tuple[str, str]]:
@@ -118,25 +119,21 @@ class FingerprintIndex:
             stop = min(start + BLOCK_ROWS, count)
             similarity = vectors[start:stop] @ vectors.T
             bits = np.bitwise_count(phashes[start:stop, None] ^ phashes[None, :])
+            evidence = _by_evidence(similarity, bits, np.arange(start, stop))
             for offset, row in enumerate(range(start, stop)):
                 key = self._keys[row]
                 small = self._smalls[row].reshape(SMALL_SIDE, SMALL_SIDE)
-                chosen = self._choose(similarity[offset], bits[offset],
+                chosen = self._choose(evidence[offset], similarity[offset],
                                       self._taken_near(self._time_of.get(key)),
                                       small_turns(small), row)
                 for other in chosen.tolist():
                     yield key, self._keys[other]
 
-    def _choose(self, similarity: np.ndarray, bits: np.ndarray, timed: np.ndarray,
+    def _choose(self, evidence: np.ndarray, similarity: np.ndarray, timed: np.ndarray,
                 turns: np.ndarray, exclude: int) -> np.ndarray:
-        """The rows to compare closely, from each row's cosine and pHash bits to the photo,
-        the rows taken near it, and its 8x8 thumbnail in the eight turns."""
-        if exclude >= 0:  # a photo is never its own candidate
-            similarity, bits = similarity.copy(), bits.copy()
-            similarity[exclude], bits[exclude] = -np.inf, 255
-        rows = np.union1d(_nearest(similarity, CANDIDATE_COSINE),
-                          _fewest_bits(bits, CANDIDATE_PHASH_BITS))
-        rows = np.union1d(rows, timed[timed != exclude])
+        """The rows to compare closely: those by vector and pHash (`evidence`) and those taken
+        near it, and of them the likeliest by cosine and 8x8 thumbnail (in the eight turns)."""
+        rows = np.union1d(evidence, timed[timed != exclude])
         if len(rows) <= MAX_CLOSE:
             return rows
         likelihood = similarity[rows] + thumbnail_agreement(self._smalls[rows], turns)
@@ -193,20 +190,35 @@ def _centred_units(rows: np.ndarray) -> np.ndarray:
     return rows / np.maximum(norms, 1e-6)
 
 
-def _nearest(similarity: np.ndarray, floor: float) -> np.ndarray:
-    """Indices of the MAX_CANDIDATES highest similarities at or above `floor`."""
-    above = np.flatnonzero(similarity >= floor)
-    if len(above) > MAX_CANDIDATES:
-        keep = np.argpartition(-similarity[above], MAX_CANDIDATES)[:MAX_CANDIDATES]
-        above = above[keep]
-    return above
+def _by_evidence(similarity: np.ndarray, bits: np.ndarray, exclude: np.ndarray
+                 ) -> list[np.ndarray]:
+    """Per row of a block ([B, N] cosines and pHash bits to every photo; `exclude` the row of
+    each one's own photo or -1): the MAX_CANDIDATES nearest vectors at or above
+    CANDIDATE_COSINE and the MAX_CANDIDATES pHashes fewest bits away within
+    CANDIDATE_PHASH_BITS. Overwrites the excluded cells. Thresholds first, over the whole
+    block at once: most photos have few rows above them, and those are all that is sorted."""
+    block = np.arange(len(similarity))
+    own = exclude >= 0
+    similarity[block[own], exclude[own]] = -np.inf  # a photo is never its own candidate
+    bits[block[own], exclude[own]] = 255
+    by_vector = _per_row(np.nonzero(similarity >= CANDIDATE_COSINE), len(block))
+    by_bits = _per_row(np.nonzero(bits <= CANDIDATE_PHASH_BITS), len(block))
+    found = []
+    for i in block:
+        vector_rows, bit_rows = by_vector[i], by_bits[i]
+        if len(vector_rows) > MAX_CANDIDATES:
+            keep = np.argpartition(-similarity[i, vector_rows], MAX_CANDIDATES - 1)
+            vector_rows = vector_rows[keep[:MAX_CANDIDATES]]
+        if len(bit_rows) > MAX_CANDIDATES:
+            # bits then row as one integer: ties go to the earlier row, whichever way asked
+            order = bits[i, bit_rows].astype(np.int64) * similarity.shape[1] + bit_rows
+            bit_rows = bit_rows[np.argpartition(order, MAX_CANDIDATES - 1)[:MAX_CANDIDATES]]
+        found.append(np.union1d(vector_rows, bit_rows))
+    return found
 
 
-def _fewest_bits(bits: np.ndarray, most: int) -> np.ndarray:
-    """Indices of the MAX_CANDIDATES pHashes fewest bits away, at most `most`."""
-    within = np.flatnonzero(bits <= most)
-    if len(within) > MAX_CANDIDATES:
-        # bits then row as one integer: ties go to the earlier row, whichever way asked
-        order = bits[within].astype(np.int64) * len(bits) + within
-        within = within[np.argpartition(order, MAX_CANDIDATES)[:MAX_CANDIDATES]]
-    return within
+def _per_row(cells: tuple[np.ndarray, np.ndarray], rows: int) -> list[np.ndarray]:
+    """np.nonzero's (row, column) cells of a 2-D array as each row's columns."""
+    row_of, columns = cells
+    bounds = np.searchsorted(row_of, np.arange(rows + 1))
+    return [columns[bounds[i]:bounds[i + 1]] for i in range(rows)]
