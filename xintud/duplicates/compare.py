@@ -41,6 +41,11 @@ class Tier(str, Enum):
 
 TIER_ORDER = (Tier.EXACT, Tier.SAME, Tier.BURST, Tier.SIMILAR)
 
+
+def tiers_up_to(loosest: Tier) -> tuple[Tier, ...]:
+    """The tiers from exact down to `loosest`, tightest first."""
+    return TIER_ORDER[:TIER_ORDER.index(loosest) + 1]
+
 # Candidates: pairs below both of these are not compared closely at all.
 CANDIDATE_COSINE = 0.5
 CANDIDATE_PHASH_BITS = 16

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from xintud.duplicates.compare import TIER_ORDER, Closeness, Tier, compare
+from xintud.duplicates.compare import TIER_ORDER, Closeness, Tier, compare, tiers_up_to
 from xintud.duplicates.fingerprint import Fingerprint
 from xintud.duplicates.index import FingerprintIndex
 
@@ -72,7 +72,7 @@ def _link(a: Fingerprint, b: Fingerprint, tiers: tuple[Tier, ...] = GROUP_TIERS)
 
 def group_links(links: Iterable[Link], loosest: Tier = Tier.BURST) -> list[Group]:
     """Join links no looser than `loosest` into groups (union-find), largest first."""
-    allowed = TIER_ORDER[:TIER_ORDER.index(loosest) + 1]
+    allowed = tiers_up_to(loosest)
     kept = [link for link in links if link.tier in allowed]
     parent: dict[str, str] = {}
 

@@ -6,7 +6,7 @@ could go stale; the whole library's pairs are block products. Measured against t
 alternatives in bench/RESULTS.md. Only what choosing candidates needs lives here (~660 bytes a
 photo); the layouts the close comparison reads are fetched per candidate (FingerprintSource).
 
-The close comparison costs ~1 ms, so how many a photo gets is bounded whatever the library:
+The close comparison costs ~1.5 ms, so how many a photo gets is bounded whatever the library:
 evidence of each kind (vector, pHash, capture time) gives at most MAX_CANDIDATES rows, and of
 those the MAX_CLOSE likeliest — by cosine plus the agreement of 8x8 thumbnails, which a crop
 of 10% barely moves — are compared. In a library of look-alikes (thousands of screenshots of

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from xintud.core.facts import Quality
 from xintud.duplicates.best import choose_best
-from xintud.duplicates.compare import TIER_ORDER, Closeness, Tier
+from xintud.duplicates.compare import Closeness, Tier, tiers_up_to
 from xintud.duplicates.fingerprint import Fingerprint
 from xintud.duplicates.groups import Group, group_links, link_all
 from xintud.duplicates.index import FingerprintIndex
@@ -78,8 +78,7 @@ def find_groups(fingerprints: Iterable[Fingerprint], loosest: Tier = Tier.BURST,
     index = FingerprintIndex()
     for fingerprint in by_key.values():
         index.add(fingerprint)
-    groups = group_links(link_all(index, by_key.get, TIER_ORDER[:TIER_ORDER.index(loosest) + 1]),
-                         loosest)
+    groups = group_links(link_all(index, by_key.get, tiers_up_to(loosest)), loosest)
     reports = [report_group(group, by_key) for group in groups]
     if include_singles:
         grouped = {key for group in groups for key in group.members}
