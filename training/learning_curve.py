@@ -46,11 +46,8 @@ from training.train_head import (
     load_or_compute,
     read_manifest,
     read_sources,
-    rule_applied,
-    stage_of,
 )
 from xintud.core.categories import CATEGORY_IDS
-from xintud.engine.decide import pet_bonus
 from xintud.learning.memory import CorrectionMemory
 from xintud.learning.refit import DEFAULT_STRENGTH, refit_head
 
@@ -218,23 +215,12 @@ def custom_category_figures(data: Dataset, sources: np.ndarray, heads: Heads,
 
 
 def predict_names(heads: Heads, data: Dataset, memory: CorrectionMemory | None) -> list[str]:
-    """Category names per photo, staged as the classifier stages them, with the rules' and the
-    memory's logit bonuses (heads may have more categories than CATEGORY_IDS)."""
-    bonus = pet_bonus(data.features, CATEGORY_IDS)
-    extra = len(heads.first.categories) - bonus.shape[1]
-    bonus = np.pad(bonus, ((0, 0), (0, extra)))
-    if memory is not None:
-        bonus = bonus + memory.logit_bonus(data.features, heads.first.categories)
-    glance_x, first_x, text_x = head_inputs(data)
-    glance = rule_applied(heads.glance, glance_x, bonus)
-    first = rule_applied(heads.first, first_x, bonus)
-    full = rule_applied(heads.text, text_x, bonus)
-    names = []
-    for g, f, t in zip(glance, first, full, strict=True):
-        stage = stage_of(g[:len(CATEGORY_IDS)], f[:len(CATEGORY_IDS)])
-        chosen = (g, f, t)[stage]
-        names.append(heads.first.categories[int(np.argmax(chosen))])
-    return names
+    """Category names per photo, staged as the classifier stages them, with the memory's logit
+    bonuses (heads may have more categories than CATEGORY_IDS)."""
+    categories = heads.first.categories
+    extra = memory.logit_bonus(data.features, categories) if memory is not None else None
+    answers, _, _ = heads.predict_with_glance(data, extra)
+    return [categories[int(i)] for i in answers]
 
 
 def refit_timing(data: Dataset, heads: Heads, count: int = 1000) -> dict[str, object]:

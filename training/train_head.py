@@ -110,15 +110,22 @@ class Heads:
         answers, stage, _ = self.predict_with_glance(data)
         return answers, stage
 
-    def predict_with_glance(self, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """predict's answers and stages, and the glance head's probabilities."""
+    def predict_with_glance(self, data: Dataset, extra: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """predict's answers (indices into the heads' categories, which may go past the eight
+        when a user's own were learned) and stages, and the glance head's probabilities.
+        `extra`: logits to add for every photo and category (learning/memory.py's)."""
         # The explicit rules the classifier adds (decide.hint_rules): of them only the pet rule
         # can fire here, the photos' names being neutral.
-        bonus = pet_bonus(data.features, CATEGORY_IDS)
+        bonus = pet_bonus(data.features, self.first.categories)
+        if extra is not None:
+            bonus = bonus + extra
         glance = rule_applied(self.glance, data.features[:, GLANCE_COLUMNS], bonus)
         first = rule_applied(self.first, data.features, bonus)
         full = rule_applied(self.text, np.concatenate([data.features, data.text], axis=1), bonus)
-        stage = np.array([stage_of(g, f) for g, f in zip(glance, first, strict=True)])
+        eight = len(CATEGORY_IDS)  # the gates read the eight categories they were set on
+        stage = np.array([stage_of(g[:eight], f[:eight])
+                          for g, f in zip(glance, first, strict=True)])
         answers = np.stack([glance.argmax(axis=1), first.argmax(axis=1), full.argmax(axis=1)])
         return answers[stage, np.arange(len(stage))], stage, glance
 

@@ -147,3 +147,8 @@ def test_tag_mode_marks_copies_rejected_in_xmp_and_undo_restores_their_rating(
         assert len(dupes(tree)) == 1
     finally:
         assert tree.stop(daemon) == 0, tree.tail()
+    if not shutil.which("exiftool"):
+        # Everything above passed; only the read-back by another program was not done.
+        pytest.skip("exiftool not installed (apt-get install libimage-exiftool-perl; "
+                    "./run-tests does it as root): the rejection was not read back as "
+                    "other programs read it")
