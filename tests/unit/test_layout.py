@@ -31,7 +31,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "daemon": {"core", "config", "intake", "engine", "learning", "duplicates", "library", "state",
                "control"},
     "control": {"core", "config", "duplicates", "library", "state"},
-    "cli": {"core", "config", "intake", "engine", "duplicates", "control", "daemon"},
+    "cli": {"core", "config", "intake", "engine", "learning", "duplicates", "control", "daemon"},
 }
 MAX_MODULE_LINES = 500
 MAX_CLASS_LINES = 250

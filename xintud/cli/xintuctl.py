@@ -28,6 +28,14 @@ from xintud.cli.dupes_text import (
     format_quality,
     format_set_aside,
 )
+from xintud.cli.learning_text import (
+    LEARNING_FORMATTERS,
+    SLOW_COMMAND_TIMEOUT_S,
+    SLOW_COMMANDS,
+    add_learning_commands,
+    learning_args,
+    learning_json_lines,
+)
 from xintud.cli.output import until_reader_leaves
 from xintud.control.client import (
     DEFAULT_TIMEOUT_S,
@@ -141,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     review = command("review", "write one HTML page of the groups and blurry/accidental shots")
     review.add_argument("--html", required=True, metavar="FILE", help="the page to write")
     review.add_argument("--tier", choices=("exact", "same", "burst"), default="burst")
+    add_learning_commands(command)
     service = command("service", "start xintud at login (systemd/launchd)")
     service.add_argument("action", choices=["install", "uninstall"])
     return parser
@@ -161,6 +170,11 @@ def request_args(ns: argparse.Namespace) -> dict[str, Any]:
         return dupes_args(ns)
     if ns.command == "review":
         return {"html": _absolute(ns.html), "tier": ns.tier}
+    if ns.command in LEARNING_FORMATTERS:
+        try:
+            return learning_args(ns, _absolute)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     return {}
 
 
@@ -377,6 +391,7 @@ def format_result(cmd: str, result: Mapping[str, Any]) -> str:
         "explain": format_explain,
         "undo": format_undo,
         "dupes": lambda r: format_set_aside(r) if "set_aside" in r else format_dupes(r),
+        **LEARNING_FORMATTERS,
     }
     formatter = formatters.get(cmd)
     return formatter(result) if formatter else format_simple(cmd, result)
@@ -428,17 +443,24 @@ def run(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         return fail(ns, f"xintuctl: {exc}", EXIT_USAGE)
     try:
-        result = request(socket_path, ns.command, args, timeout=ns.timeout)
+        timeout = ns.timeout
+        if ns.command in SLOW_COMMANDS and timeout == DEFAULT_TIMEOUT_S:
+            timeout = SLOW_COMMAND_TIMEOUT_S
+        result = request(socket_path, ns.command, args, timeout=timeout)
     except DaemonNotRunning as exc:
         return fail(ns, not_running_message(str(exc)), EXIT_NOT_RUNNING)
     except ControlReplyError as exc:
         return fail(ns, f"xintuctl: {ns.command}: {exc}", EXIT_ERROR)
     except OSError as exc:
         return fail(ns, f"xintuctl: cannot reach xintud at {socket_path}: {exc}", EXIT_ERROR)
+    item_lines = learning_json_lines(ns.command, result) if ns.json else None
     if ns.json and ns.command == "dupes" and "groups" in result:
         lines = dupes_json_lines(result)
         if lines:
             print(lines)
+    elif item_lines is not None:
+        if item_lines:
+            print(item_lines)
     elif ns.json:
         print(json_result(result))
     else:

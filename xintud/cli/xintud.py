@@ -14,12 +14,16 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xintud import __version__
 from xintud.cli.dupes import add_dupes_command, run_dupes
 from xintud.cli.output import until_reader_leaves
 from xintud.core.text import json_text, printable
 from xintud.intake.settle import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    from xintud.engine.learned import Learned
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--batch-size", type=int, default=8)
     classify.add_argument("--kind", choices=("camera", "screenshots"),
                           help="treat the files as coming from this kind of folder")
+    classify.add_argument("--shipped", action="store_true",
+                          help="the shipped models alone, without what xintud learned from "
+                               "your corrections (used by default, as the daemon does)")
     add_dupes_command(commands, add_json_flag)
     return parser
 
@@ -135,14 +142,34 @@ def run_classify(args: argparse.Namespace) -> int:
         else:
             print(f"xintud: {exc}", file=sys.stderr)
         return 2
+    try:
+        learned = None if args.shipped else learned_in_use()
+    except ValueError as exc:
+        print(f"xintud: {exc}", file=sys.stderr)
+        return 2
     failures = 0
     jobs = (Job(path, args.kind) for path in iter_image_paths(args.paths, report_skipped))
-    with Classifier(models, batch_size=args.batch_size, decode_threads=2) as classifier:
+    with Classifier(models, batch_size=args.batch_size, decode_threads=2,
+                    learned=learned) as classifier:
         for result in classifier.classify(jobs):
             failures += isinstance(result, AnalysisFailure)
             line = format_json(result, args.embedding) if args.json else format_plain(result)
             print(line, flush=True)
     return 1 if failures else 0
+
+
+def learned_in_use() -> Learned | None:
+    """What the daemon learned from the user's corrections, as it uses it now (None: nothing
+    learned). ValueError, saying what to do, when the version in use cannot be read."""
+    from xintud.core.paths import default_state_dir
+    from xintud.daemon.teaching import LEARNED_FOLDER
+    from xintud.learning.versions import ModelVersions, VersionError
+
+    try:
+        stored = ModelVersions(default_state_dir() / LEARNED_FOLDER).current()
+    except VersionError as exc:
+        raise ValueError(f"{exc}; or give --shipped") from exc
+    return None if stored is None else stored.learned()
 
 
 def configure_logging(verbose: bool, as_json: bool = False) -> None:

@@ -256,6 +256,14 @@ class DaemonConfig(_Strict):
         return int(logging.getLevelName(self.log_level.upper()))
 
 
+class LearningConfig(_Strict):
+    """How the daemon learns from the user's corrections."""
+
+    refit_after_seconds: float = Field(
+        default=30.0, ge=0.0, le=86400.0,
+        description="refit this long after the last correction (a burst of moves is one refit)")
+
+
 def _default_watch() -> list[WatchFolder]:
     home = Path.home()
     return [
@@ -281,6 +289,8 @@ class Config(_Strict):
         default_factory=list, description="extra glob patterns on file names to skip")
     daemon: DaemonConfig = Field(default_factory=DaemonConfig,
                                  description="how the daemon paces itself")
+    learning: LearningConfig = Field(default_factory=LearningConfig,
+                                     description="how the daemon learns from corrections")
 
     @field_validator("watch", mode="after")
     @classmethod

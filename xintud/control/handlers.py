@@ -18,6 +18,7 @@ from typing import Any
 from xintud.config.load import ConfigError, load_config
 from xintud.config.schema import Config
 from xintud.control.duplicates import list_groups, set_aside, write_review
+from xintud.control.learning import LearningDesk
 from xintud.control.protocol import ARGS_MODELS, ControlCommandError, ControlRequest
 from xintud.core.hashing import sha256_file
 from xintud.duplicates.library import LibraryDuplicates
@@ -90,6 +91,7 @@ class Commands:
     duplicates: LibraryDuplicates | None = None
     library_action: Callable[[], str] = lambda: "move"  # the config's [library] action, now
     backfill_progress: Callable[[], dict[str, Any] | None] = lambda: None
+    learning: LearningDesk | None = None
 
     def __post_init__(self) -> None:
         missing = sorted(set(ARGS_MODELS) - set(handled_commands(type(self))))
@@ -113,6 +115,7 @@ class Commands:
             "last_action": stats.last_action,
             "model": self.model_version(),
             "duplicates": self._duplicates_status(),
+            "learning": None if self.learning is None else self.learning.status(),
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started_at, 1),
         }
@@ -136,6 +139,20 @@ class Commands:
 
     def cmd_review(self, args: Any) -> dict[str, Any]:
         return write_review(self._library_duplicates(), args.html, args.tier)
+
+    def _learning(self) -> LearningDesk:
+        if self.learning is None:
+            raise ControlCommandError("this daemon does not learn from corrections")
+        return self.learning
+
+    def cmd_correct(self, args: Any) -> dict[str, Any]:
+        return self._learning().correct(Path(args.path).expanduser(), args.category)
+
+    def cmd_model(self, args: Any) -> dict[str, Any]:
+        return self._learning().model(args.action, args.version)
+
+    def cmd_refile(self, args: Any) -> dict[str, Any]:
+        return self._learning().refile(args.dry_run)
 
     def cmd_pause(self, _args: object) -> dict[str, Any]:
         self.flags.paused.set()
@@ -178,6 +195,10 @@ class Commands:
                                       "(not in a watch folder yet, or not processed)")
         result: dict[str, Any] = json.loads(record.result_json) if record.result_json else {
             "path": str(record.path)}
+        if record.category and result.get("category") not in (None, record.category):
+            # corrected or refiled since: the category is the one it is filed as now
+            result["engine_category"] = result["category"]
+            result["category"] = record.category
         result.update({"state": record.state.value, "action": record.action,
                        "dest": str(record.path), "reason": record.reason or None})
         return result
@@ -198,6 +219,9 @@ class Commands:
     def _record_undone(self, action: Action) -> None:
         record = self.records.get(action.sha256)
         if record is None:
+            return
+        if self.learning is not None and self.learning.undone(action.sha256, action.src,
+                                                              action.dst):
             return
         if is_in_review(action.dst, self.actor.library_root) or is_rating_action(action):
             # A set-aside taken back: the photo is filed again where it was, not unfiled.

@@ -80,8 +80,29 @@ class ReviewArgs(NoArgs):
     tier: Literal["exact", "same", "burst"] = "burst"
 
 
+class CorrectArgs(NoArgs):
+    """`correct`: give the filed photo at `path` the category `category`."""
+
+    path: str = Field(min_length=1)
+    category: str = Field(min_length=1, max_length=100)
+
+
+class ModelArgs(NoArgs):
+    """`model`: list the versions of what the user taught, refit now, or roll back to
+    `version` (a name, "shipped", or none: the one before)."""
+
+    action: Literal["list", "refit", "rollback"] = "list"
+    version: str | None = Field(None, min_length=1, max_length=40)
+
+
+class RefileArgs(NoArgs):
+    """`refile`: move filed photos the model in use would file elsewhere (or only say so)."""
+
+    dry_run: bool = False
+
+
 CommandArgs = (ScanArgs | RecentArgs | ExplainArgs | UndoArgs | DupesArgs | ReviewArgs
-               | NoArgs)
+               | CorrectArgs | ModelArgs | RefileArgs | NoArgs)
 
 
 ARGS_MODELS: dict[str, type[NoArgs]] = {
@@ -95,6 +116,9 @@ ARGS_MODELS: dict[str, type[NoArgs]] = {
     "reload": NoArgs,
     "dupes": DupesArgs,
     "review": ReviewArgs,
+    "correct": CorrectArgs,
+    "model": ModelArgs,
+    "refile": RefileArgs,
 }
 # The command names, from the one registry above.
 Command = Literal[tuple(ARGS_MODELS)]  # type: ignore[valid-type]

@@ -295,3 +295,17 @@ class BatchProcessor:
             logger.debug("not recording failure for %s: %s", path, exc)
 
 
+
+
+def recover_state(actor: Actor, processor: BatchProcessor, journal: Journal,
+                  queue: FileQueue) -> None:
+    """Settle what a crash (or a database outage) left half-done: begun journal actions,
+    records of photos filed just before it, and claimed queue items."""
+    for line in actor.recover():
+        logger.info("recovered: %s", line)
+    recorded = processor.record_interrupted(journal)
+    if recorded:
+        logger.info("recorded %d photos filed just before the last stop", recorded)
+    returned = queue.recover_inflight()
+    if returned:
+        logger.info("%d photos were in flight at the last stop; queued again", returned)

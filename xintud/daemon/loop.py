@@ -19,8 +19,10 @@ from xintud.control.handlers import Commands, DaemonFlags
 from xintud.control.server import ControlServer
 from xintud.core.paths import AppPaths
 from xintud.daemon.backfill import track_duplicates
-from xintud.daemon.batch import BatchProcessor
+from xintud.daemon.batch import BatchProcessor, recover_state
 from xintud.daemon.models import ModelHolder, model_version
+from xintud.daemon.teaching import Teaching
+from xintud.engine.learned import model_name
 from xintud.intake.scan import ScanFolder, kind_of, scan_for_missed
 from xintud.intake.settle import Settler
 from xintud.intake.watch import FolderWatcher
@@ -77,11 +79,16 @@ class Daemon:
         self.processor = BatchProcessor(self.queue, self.records, self.actor, self.models.get,
                                         config, on_filed=self.duplicates.add)
         self.version = model_version()
+        self.teaching = Teaching(self.conn, self.records, self.journal, self.actor,
+                                 self.act_lock, self.models, lambda: self.config, paths,
+                                 self.flags.wake.set)
         self.commands = Commands(self.flags, self.queue, self.records, self.journal, self.actor,
-                                 self.act_lock, config_path, lambda: self.version,
+                                 self.act_lock, config_path,
+                                 lambda: model_name(self.version, self.models.learned),
                                  duplicates=self.duplicates,
                                  library_action=lambda: self.config.library.action,
-                                 backfill_progress=self.backfill.progress)
+                                 backfill_progress=self.backfill.progress,
+                                 learning=self.teaching)
         self.control = ControlServer(paths.socket_path, self.commands.handle)
         self.next_reconcile = 0.0
         self.next_watch_check = 0.0
@@ -110,23 +117,15 @@ class Daemon:
         self.duplicates.load()
         self.control.start()
         self.watcher.start()
+        self.teaching.start()
         self._queue_what_was_missed()
         logger.info("xintud started: watching %s, filing into %s (%s%s), model %s",
                     ", ".join(str(w.path) for w in self.config.watch), self.config.library.root,
                     self.config.library.action, ", dry run" if self.config.daemon.dry_run else "",
-                    self.version)
+                    model_name(self.version, self.models.learned))
 
     def _recover_state(self) -> None:
-        """Settle what a crash (or a database outage) left half-done: begun journal actions,
-        records of photos filed just before it, and claimed queue items."""
-        for line in self.actor.recover():
-            logger.info("recovered: %s", line)
-        recorded = self.processor.record_interrupted(self.journal)
-        if recorded:
-            logger.info("recorded %d photos filed just before the last stop", recorded)
-        returned = self.queue.recover_inflight()
-        if returned:
-            logger.info("%d photos were in flight at the last stop; queued again", returned)
+        recover_state(self.actor, self.processor, self.journal, self.queue)
 
     def _queue_what_was_missed(self) -> None:
         self.reconcile(None)
@@ -138,6 +137,7 @@ class Daemon:
     def stop(self) -> None:
         """Stop watching and serving; the queue keeps whatever was not finished."""
         self.watcher.stop()
+        self.teaching.stop()
         self.control.stop()
         self.models.unload(why=None)
         self.conn.close()
@@ -189,15 +189,18 @@ class Daemon:
         self._queue_settled()
         if not self.flags.paused.is_set():
             self._process_ready_batches()
+            self.teaching.step()
             if self.backfill.step_when_idle(self.queue, self.act_lock):
                 self.flags.wake.set()  # go on at the next turn, after any new arrival
-        self._unload_if_idle()
+        self.models.unload_if_idle(self.config.daemon.idle_unload_seconds, self.act_lock)
 
     # -- the loop's steps -------------------------------------------------------------------
 
     def _sleep_seconds(self) -> float | None:
         now = time.monotonic()
         deadlines = [self.settler.next_deadline(), self.next_watch_check]
+        if not self.flags.paused.is_set():
+            deadlines.append(self.teaching.next_deadline())
         if self.config.daemon.reconcile_interval_seconds:
             deadlines.append(self.next_reconcile)
         if self.first_waiting is not None and not self.flags.paused.is_set():
@@ -283,16 +286,12 @@ class Daemon:
                 return
             self.first_waiting = time.monotonic() if self.queue.pending_count() else None
 
-    def _unload_if_idle(self) -> None:
-        idle = self.config.daemon.idle_unload_seconds
-        if idle and self.models.loaded and time.monotonic() - self.models.last_used >= idle:
-            self.models.unload()
-
     def _apply_new_config(self) -> None:
         config = self.flags.take_config()
         if config is None:
             return
         self.watcher.stop()
+        self.teaching.stop()
         self.config = config
         self.settler = Settler(config.daemon.settle_seconds)
         self.watcher = self._make_watcher(config)
@@ -303,6 +302,7 @@ class Daemon:
         self.models.batch_size = config.daemon.batch_size
         self.models.unload(why="to apply the new config")
         self.watcher.start()
+        self.teaching.start()
         self.reconcile(None)
         logger.info("config reloaded")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from xintud.engine.classify import Classifier
+from xintud.engine.learned import Learned
 from xintud.engine.models.manifest import ModelError, models_dir, read_manifest
 from xintud.engine.models.memory import release_model_memory, use_one_malloc_arena
 from xintud.engine.models.store import load_models
@@ -20,6 +22,7 @@ class ModelHolder:
         self.threads = threads
         self.batch_size = batch_size
         self._classifier: Classifier | None = None
+        self.learned: Learned | None = None  # what the user taught, applied from the next photo
         self.last_used = time.monotonic()
         use_one_malloc_arena()  # before any worker thread: what unload frees stays returnable
 
@@ -27,15 +30,34 @@ class ModelHolder:
         """The classifier, loading the models if they are not loaded."""
         if self._classifier is None:
             started = time.monotonic()
-            self._classifier = Classifier(load_models(self.threads), batch_size=self.batch_size)
+            self._classifier = Classifier(load_models(self.threads), batch_size=self.batch_size,
+                                          learned=self.learned)
             logger.info("models loaded in %.1f s", time.monotonic() - started)
         self.last_used = time.monotonic()
         return self._classifier
+
+    def use_learned(self, learned: Learned | None) -> None:
+        """Answer with this version of what the user taught (None: the shipped models)."""
+        self.learned = learned
+        if self._classifier is not None:
+            self._classifier.use_learned(learned)
 
     @property
     def loaded(self) -> bool:
         """True while the models are in memory."""
         return self._classifier is not None
+
+    def unload_if_idle(self, idle_seconds: float, busy: threading.Lock) -> None:
+        """Drop the models when unused this long (0: never) — not while `busy` is held (a
+        command such as `correct` or `refile` may be using them)."""
+        if not idle_seconds or not self.loaded or \
+                time.monotonic() - self.last_used < idle_seconds:
+            return
+        if busy.acquire(blocking=False):
+            try:
+                self.unload()
+            finally:
+                busy.release()
 
     def unload(self, why: str | None = "after being idle") -> None:
         """Drop the models and give their memory back; the next get() loads them again.

@@ -22,9 +22,16 @@ from xintud.core.facts import Analysis, AnalysisFailure, Evidence, Facts, FileCo
 from xintud.engine.analyze import glance, look_closer, read_text
 from xintud.engine.decide import Decision, check_head, decide
 from xintud.engine.decode import DecodedImage, DecodeError, decode_bytes, read_file_bytes
-from xintud.engine.features import FEATURE_NAMES, GLANCE_FEATURE_NAMES, TEXT_FEATURE_NAMES
+from xintud.engine.features import (
+    FEATURE_NAMES,
+    GLANCE_FEATURE_NAMES,
+    TEXT_FEATURE_NAMES,
+    feature_vector,
+    features_for,
+)
 from xintud.engine.gates import glance_is_enough, text_look_reason
 from xintud.engine.hashes import layout_text
+from xintud.engine.learned import Lean, Learned, model_name
 from xintud.engine.models.store import LoadedModels
 
 
@@ -49,6 +56,17 @@ class Prepared:
 
 
 @dataclass(frozen=True)
+class Studied:
+    """A photo as learning needs it: its hash, what the shipped models alone say of it, and
+    its features for every head (TEXT_FEATURE_NAMES order)."""
+
+    path: Path
+    sha256: str
+    shipped: Decision
+    features: np.ndarray
+
+
+@dataclass(frozen=True)
 class Examined:
     """A file's hash, facts and decision (the decoded picture is dropped once they are in)."""
 
@@ -57,20 +75,23 @@ class Examined:
     facts: Facts | None
     decision: Decision | None
     error: str | None
+    model: str = ""  # the model that answered (shipped version + the user's, if any)
 
 
-def decide_in_stages(models: LoadedModels, decoded: DecodedImage, facts: Facts) -> Decision:
+def decide_in_stages(models: LoadedModels, decoded: DecodedImage, facts: Facts,
+                     lean: Lean | None = None) -> Decision:
     """The answer, each network looking only where it can change it (engine/gates.py): the
     glance head's answer where it is sure; else the detector and the face detector look and
     the first head answers; where writing could change that, the text detector reads the
-    picture and the text head answers. Fills in facts and says in facts.notes what ran."""
-    glanced = decide(models.glance_head, facts)
+    picture and the text head answers. `lean` (what the user taught) weighs in at every
+    stage. Fills in facts and says in facts.notes what ran."""
+    glanced = decide(models.glance_head, facts, lean, stage="glance")
     enough = glance_is_enough(glanced.scores)
     if enough:
         facts.notes.append(f"detector, faces and text not looked at: {enough}")
         return glanced
     look_closer(models.perception, decoded, facts)
-    closer = decide(models.head, facts)
+    closer = decide(models.head, facts, lean, stage="closer")
     reason = text_look_reason(closer.scores)
     if reason is None:
         facts.notes.append(f"text not looked for: the answer is sure "
@@ -78,7 +99,18 @@ def decide_in_stages(models: LoadedModels, decoded: DecodedImage, facts: Facts) 
         return closer
     facts.text = read_text(models.perception, decoded)
     facts.notes.append(f"text looked for: {reason}")
-    return decide(models.text_head, facts)
+    return decide(models.text_head, facts, lean, stage="text")
+
+
+def every_feature(models: LoadedModels, decoded: DecodedImage, facts: Facts,
+                  decision: Decision) -> np.ndarray:
+    """The picture's features for every head (TEXT_FEATURE_NAMES), looking wherever the
+    stages did not: what learning needs of a photo the user corrected or taught."""
+    if decision.stage == "glance":
+        look_closer(models.perception, decoded, facts)
+    if facts.text is None:
+        facts.text = read_text(models.perception, decoded)
+    return features_for(TEXT_FEATURE_NAMES, feature_vector(facts), facts)
 
 
 def prepare(job: Job) -> Prepared:
@@ -99,10 +131,12 @@ class Classifier:
     """Classifies files with loaded models, several pictures at once (one per worker)."""
 
     def __init__(self, models: LoadedModels, batch_size: int = 8,
-                 decode_threads: int | None = None):
+                 decode_threads: int | None = None, learned: Learned | None = None):
         """batch_size bounds how many files are in flight (read, decoded, being analysed);
-        decode_threads is how many pictures are worked on at once (default: models.threads).
+        decode_threads is how many pictures are worked on at once (default: models.threads);
+        learned is what the user taught (None: the shipped models alone).
         """
+        self.learned = learned
         check_head(models.glance_head, GLANCE_FEATURE_NAMES, "head_glance")
         check_head(models.head, FEATURE_NAMES, "head")
         check_head(models.text_head, TEXT_FEATURE_NAMES, "head_text")
@@ -111,6 +145,15 @@ class Classifier:
         self.workers = max(1, decode_threads or models.threads)
         self._pool = ThreadPoolExecutor(max_workers=self.workers,
                                         thread_name_prefix="xintud-analyze")
+
+    @property
+    def model(self) -> str:
+        """The model every result names: the shipped version, and the user's if any."""
+        return model_name(self.models.version, self.learned)
+
+    def use_learned(self, learned: Learned | None) -> None:
+        """Answer with this version of what the user taught from the next photo on."""
+        self.learned = learned
 
     def close(self) -> None:
         """Stop the worker threads."""
@@ -141,11 +184,27 @@ class Classifier:
         """Read, hash, decode and analyse one file (runs in a worker thread)."""
         prepared = prepare(job)
         if prepared.decoded is None:
-            return Examined(job, prepared.sha256, None, None, prepared.error)
+            return Examined(job, prepared.sha256, None, None, prepared.error, self.model)
+        learned = self.learned  # one version for the whole photo, even if it changes now
         context = FileContext(job.path.name, job.folder_kind)
         facts = glance(self.models.perception, prepared.decoded, context)
-        decision = decide_in_stages(self.models, prepared.decoded, facts)
-        return Examined(job, prepared.sha256, facts, decision, None)
+        decision = decide_in_stages(self.models, prepared.decoded, facts,
+                                    None if learned is None else learned.lean)
+        return Examined(job, prepared.sha256, facts, decision, None, model_name(
+            self.models.version, learned))
+
+    def study(self, job: Job) -> Studied | AnalysisFailure:
+        """What learning needs of one photo (the caller's thread): the shipped models'
+        answer, without what the user taught, and the features of every head."""
+        prepared = prepare(job)
+        if prepared.decoded is None or prepared.sha256 is None:
+            return AnalysisFailure(path=str(job.path), error=prepared.error or "not read",
+                                   sha256=prepared.sha256, model=self.models.version)
+        facts = glance(self.models.perception, prepared.decoded,
+                       FileContext(job.path.name, job.folder_kind))
+        shipped = decide_in_stages(self.models, prepared.decoded, facts)
+        features = every_feature(self.models, prepared.decoded, facts, shipped)
+        return Studied(job.path, prepared.sha256, shipped, features)
 
     def conclude(self, examined: Examined) -> Analysis | AnalysisFailure:
         """The result record for an examined file (main thread)."""
@@ -153,7 +212,7 @@ class Classifier:
         facts, decision = examined.facts, examined.decision
         if facts is None or decision is None or examined.sha256 is None:
             return AnalysisFailure(path=path, error=examined.error or "not analysed",
-                                   sha256=examined.sha256, model=self.models.version)
+                                   sha256=examined.sha256, model=examined.model or self.model)
         return Analysis(
             path=path,
             category=decision.category,
@@ -167,7 +226,7 @@ class Classifier:
             dhash=facts.dhash,
             phash=facts.phash,
             content_share=facts.content_share,
-            model=self.models.version,
+            model=examined.model,
             embedding=np.round(facts.embedding.astype(np.float64), 5).tolist(),
             layout=None if facts.layout is None else layout_text(facts.layout),
         )

@@ -14,6 +14,7 @@ import numpy as np
 from xintud.core.facts import Facts
 from xintud.engine.features import feature_vector, features_for, pet_mass
 from xintud.engine.head import HeadWeights, head_logits, softmax
+from xintud.engine.learned import Lean
 from xintud.engine.models.manifest import ModelError
 
 # Log-odds added to "screenshot" when the name or folder says so and no camera took the
@@ -39,6 +40,7 @@ class Decision:
     confidence: float
     scores: dict[str, float]
     rules: list[str] = field(default_factory=list)
+    stage: str = "closer"  # which head answered: "glance", "closer" or "text" (classify.py)
 
 
 def check_head(head: HeadWeights, feature_names: tuple[str, ...], role: str) -> None:
@@ -78,11 +80,17 @@ def hint_rules(facts: Facts, categories: tuple[str, ...], full: np.ndarray
     return bonus, reasons
 
 
-def decide(head: HeadWeights, facts: Facts) -> Decision:
-    """Choose the category for one picture."""
+def decide(head: HeadWeights, facts: Facts, lean: Lean | None = None,
+           stage: str = "closer") -> Decision:
+    """Choose the category for one picture; `lean` is what the user taught, if anything."""
     full = feature_vector(facts)
     logits = head_logits(head, features_for(head.feature_names, full, facts))
     bonus, reasons = hint_rules(facts, head.categories, full)
+    if lean is not None:
+        leaning = lean.logit_bonus(full[None], head.categories)[0]
+        if leaning.any():
+            bonus = bonus + leaning
+            reasons.extend(lean.reasons(full))
     probs = softmax((logits + bonus)[None])[0]
     best = int(np.argmax(probs))
     return Decision(
@@ -90,4 +98,5 @@ def decide(head: HeadWeights, facts: Facts) -> Decision:
         confidence=round(float(probs[best]), 4),
         scores={c: round(float(p), 4) for c, p in zip(head.categories, probs, strict=True)},
         rules=reasons,
+        stage=stage,
     )

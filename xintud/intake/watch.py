@@ -14,6 +14,7 @@ import logging
 import os
 import stat
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,13 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from xintud.intake.settle import is_ignored, is_image_name
 
 logger = logging.getLogger(__name__)
+
+# watchdog 7's recursive inotify watch warns when a new folder is registered twice — once from
+# its own creation event and once by the walk of its parent made a moment earlier (`mkdir -p`,
+# a folder of folders moved in). It re-registers the same callback, so nothing is lost; the
+# warning would only be a scary log line for the user.
+warnings.filterwarnings("ignore", message="Callback with id .* already exists for watch",
+                        category=RuntimeWarning)
 
 # Only the events that can mean "new or changed content". Leaving out opened/closed-no-write
 # matters: the daemon reading a photo must not make it reappear. Attribute changes count: a

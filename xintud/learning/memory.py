@@ -58,6 +58,21 @@ class CorrectionMemory:
                 bonus[:, column[name]] = np.maximum(bonus[:, column[name]], lean[:, example])
         return bonus
 
+    def reasons(self, features: np.ndarray) -> list[str]:
+        """For one photo's feature row: which of the user's categories it leans to, and why."""
+        if not self.categories:
+            return []
+        cosine = (_units(features[None, :EMBEDDING_SIZE]) @ self.embeddings.T)[0]
+        lines = []
+        for name in dict.fromkeys(self.categories):
+            near = [float(c) for c, given in zip(cosine, self.categories, strict=True)
+                    if given == name and c > self.near]
+            if near:
+                photos = "a photo" if len(near) == 1 else f"{len(near)} photos"
+                lines.append(f"looks like {photos} you filed as {name} "
+                             f"(closest {max(near):.2f}, lean from {self.near:.2f})")
+        return lines
+
 
 def _units(rows: np.ndarray) -> np.ndarray:
     rows = rows.astype(np.float32)

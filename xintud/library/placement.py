@@ -6,6 +6,7 @@ under its category, or leave it where it is when the engine is unsure.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -13,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from xintud.config.schema import Config, fill_layout, relative_folder_problem
 from xintud.core.categories import category_by_id
 from xintud.core.facts import Analysis
+from xintud.library.review import REVIEW_FOLDER
 
 
 @dataclass(frozen=True)
@@ -68,3 +70,40 @@ def render_layout(config: Config, category: str, when: datetime) -> PurePosixPat
     if problem is not None:
         raise ValueError(f"library.layout rendered for {category!r} {problem}")
     return PurePosixPath(text)
+
+
+_DATE_PATTERNS = {"year": r"\d{4}", "month": r"\d{2}", "day": r"\d{2}"}
+
+
+def category_of_folder(config: Config, path: Path) -> str | None:
+    """The category whose folder (by the layout) a file in the library sits in: the inverse
+    of render_layout, to read a user's move between category folders as a correction. Only
+    the layout's folders up to the category's count (`Pets/x.jpg` is in Pets whatever the
+    date folders); None outside the library, in the review folder, or in no category's folder.
+    """
+    root = config.library.root
+    try:
+        folders = path.relative_to(root).parts[:-1]
+    except ValueError:
+        return None
+    if not folders or folders[0] == REVIEW_FOLDER:
+        return None
+    for category, settings in config.categories.items():
+        parts = _category_prefix(config.library.layout, settings.folder, category)
+        if parts and len(folders) >= len(parts) and all(
+                re.fullmatch(part, folder) for part, folder in zip(parts, folders, strict=False)):
+            return category
+    return None
+
+
+def _category_prefix(layout: str, folder: str, category: str) -> list[str]:
+    """The layout's folders up to the last one naming the category, as patterns."""
+    pieces = layout.split("/")
+    last = max((i for i, piece in enumerate(pieces) if "{category" in piece), default=-1)
+    if last < 0:
+        return []
+    values = {"category": re.escape(folder), "category_id": re.escape(category),
+              **_DATE_PATTERNS}
+    prefix = "/".join(re.sub(r"[^{}]+", lambda m: re.escape(m.group(0)), piece)
+                      for piece in pieces[:last + 1])
+    return prefix.format_map(values).split("/")

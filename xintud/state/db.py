@@ -24,7 +24,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
 # Version 1: the whole schema. A later version appends its migration to MIGRATIONS, keyed by the
@@ -114,7 +114,23 @@ _SCHEMA_V2: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS links_b ON links(b)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+# Version 3: the user's corrections, by content — what learning/ learns from. One row per
+# photo: a later correction of the same photo replaces the earlier one.
+_SCHEMA_V3: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS corrections (
+        sha256    TEXT PRIMARY KEY,
+        category  TEXT NOT NULL,
+        was       TEXT,
+        origin    TEXT NOT NULL CHECK (origin IN ('moved', 'command', 'tagged')),
+        path      TEXT NOT NULL,
+        features  BLOB NOT NULL,
+        shipped   TEXT NOT NULL,
+        made_at   REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS corrections_made_at ON corrections(made_at)",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 # SQLite primary result codes (sqlite3.h), used to tell "corrupt" from "locked" from "can't open".
 _SQLITE_PERM = 3

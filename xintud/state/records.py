@@ -193,6 +193,16 @@ class Records:
             ).fetchall()
         return [_record_from_row(row) for row in rows]
 
+    def filed_paths(self) -> list[tuple[str, Path]]:
+        """(sha256, path) of every DONE record (the photos sorted), oldest first: what a pass
+        over the library needs, without the analyses (a few KB each)."""
+        with transaction(self._conn, immediate=False) as conn:
+            rows = conn.execute(
+                "SELECT sha256, path FROM files WHERE state = ? AND sha256 IS NOT NULL "
+                "ORDER BY id", (FileState.DONE.value,),
+            ).fetchall()
+        return [(str(sha256), path_from_db(path)) for sha256, path in rows]
+
     def recent(self, limit: int) -> list[FileRecord]:
         """The `limit` most recently updated records, newest first."""
         with transaction(self._conn, immediate=False) as conn:

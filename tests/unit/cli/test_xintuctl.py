@@ -73,6 +73,21 @@ HEAVY = ("numpy", "onnxruntime", "PIL", "pydantic", "xintud.control.protocol",
          "xintud.control.server")
 
 
+VERSION = {"version": "v0001", "made_at": 1764600000.0, "examples": 3, "held_back": 0,
+           "score_before": None, "score_after": None, "taken": True,
+           "note": "remembers 3 corrections; fewer than 10, so none was held back to check it "
+                   "on: taken into use", "per_category": {"pets": 3}}
+MODEL = {"in_use": "v0001", "corrections": 3, "refit_due_in_s": None, "versions": [VERSION]}
+REFILE_ITEM = {"path": "/l/Food/2026/11/cat.jpg", "from": "food", "to": "pets",
+               "confidence": 0.91, "model": "m+v0001",
+               "why": ["looks like a photo you filed as pets (closest 0.93, lean from 0.75)"]}
+REFILE = {"dry_run": True, "looked_at": 4, "items": [REFILE_ITEM],
+          "message": "would move 1 of 4 photos that look like ones you corrected"}
+CORRECT = {"path": "/l/Pets/2026/11/cat.jpg", "category": "pets", "was": "food",
+           "message": "/l/Food/2026/11/cat.jpg is now pets (was food), at "
+                      "/l/Pets/2026/11/cat.jpg"}
+
+
 class FakeDaemon:
     """A handler with canned answers that records the requests it got."""
 
@@ -99,6 +114,12 @@ class FakeDaemon:
             return SET_ASIDE
         if request.cmd == "review":
             return REVIEW
+        if request.cmd == "model":
+            return MODEL
+        if request.cmd == "refile":
+            return REFILE
+        if request.cmd == "correct":
+            return CORRECT
         return {}
 
 
@@ -160,6 +181,9 @@ EVERY_COMMAND: dict[str, tuple[list[str], dict[str, Any]]] = {
     "reload": ([], {}),
     "dupes": (["--tier", "same"], {**GROUP}),  # --json: one group per line (here the last)
     "review": (["--html", "x.html"], REVIEW),
+    "model": ([], {**VERSION, "in_use": True}),  # --json: one version per line
+    "refile": (["--dry-run"], REFILE_ITEM),  # --json: one photo per line
+    "correct": (["cat.jpg", "pets"], CORRECT),
 }
 
 
@@ -502,3 +526,32 @@ def test_a_reader_that_leaves_early_is_no_error(daemon: tuple[Path, FakeDaemon])
     errors = proc.stderr.read().decode()
     assert proc.wait(timeout=30) == 0
     assert "Traceback" not in errors and "BrokenPipe" not in errors
+
+
+def test_learning_commands_send_their_arguments_and_read_as_text(
+    daemon: tuple[Path, FakeDaemon]
+) -> None:
+    path, handler = daemon
+    plain = xintuctl("--socket", str(path), "model").stdout
+    assert "* v0001" in plain and "3 corrections (pets 3)" in plain and "  shipped" in plain
+    xintuctl("--socket", str(path), "model", "rollback", "shipped")
+    assert (handler.requests[-1].args.action, handler.requests[-1].args.version) == (
+        "rollback", "shipped")
+    xintuctl("--socket", str(path), "model", "refit")
+    assert handler.requests[-1].args.action == "refit"
+    refile = xintuctl("--socket", str(path), "refile", "--dry-run").stdout
+    assert "/l/Food/2026/11/cat.jpg  food -> pets (0.91)  looks like a photo" in refile
+    assert handler.requests[-1].args.dry_run is True
+    done = xintuctl("--socket", str(path), "correct", "cat.jpg", "pets")
+    assert "is now pets (was food)" in done.stdout
+    assert handler.requests[-1].args.path == os.path.abspath("cat.jpg")
+
+
+@pytest.mark.parametrize("words", [["retrain"], ["rollback", "v1", "v2"], ["refit", "now"]])
+def test_model_usage_errors_exit_2_without_asking_the_daemon(
+    daemon: tuple[Path, FakeDaemon], words: list[str]
+) -> None:
+    path, handler = daemon
+    proc = xintuctl("--socket", str(path), "model", *words)
+    assert proc.returncode == 2 and "unknown model action" in proc.stderr
+    assert handler.requests == []

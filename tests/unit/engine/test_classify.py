@@ -277,3 +277,37 @@ def test_installed_package_classifies_without_the_source_tree(tmp_path: Path) ->
     shown = subprocess.run([sys.executable, "-c", "import xintud; print(xintud.__file__)"],
                            env=env, cwd=tmp_path, capture_output=True, text=True)
     assert shown.stdout.startswith(str(target))
+
+
+class LeanToPets:
+    """What a user taught, as the engine sees it: every photo leans hard toward pets."""
+
+    def logit_bonus(self, features: np.ndarray, categories) -> np.ndarray:  # noqa: ANN001
+        bonus = np.zeros((len(features), len(categories)), np.float32)
+        bonus[:, list(categories).index("pets")] = 50.0
+        return bonus
+
+    def reasons(self, features: np.ndarray) -> list[str]:
+        return ["looks like a photo you filed as pets"]
+
+
+def test_what_the_user_taught_leans_every_stage_and_study_sees_the_shipped_answer(
+        models, tmp_path: Path) -> None:
+    from xintud.engine.features import TEXT_FEATURE_NAMES
+    from xintud.engine.learned import Learned
+
+    path = tmp_path / "IMG_1.jpg"
+    write_jpeg(path, seed=3)
+    with Classifier(models) as classifier:
+        [shipped] = classifier.classify_batch([Job(path)])
+        classifier.use_learned(Learned("v0007", LeanToPets()))
+        [leaned] = classifier.classify_batch([Job(path)])
+        studied = classifier.study(Job(path))
+    assert isinstance(shipped, Analysis) and isinstance(leaned, Analysis)
+    assert shipped.model == models.version and leaned.model == f"{models.version}+v0007"
+    assert leaned.category == "pets" and leaned.confidence > 0.99
+    assert "looks like a photo you filed as pets" in leaned.evidence.rules
+    assert not isinstance(studied, AnalysisFailure)
+    assert studied.shipped.category == shipped.category, "study ignores what was taught"
+    assert studied.features.shape == (len(TEXT_FEATURE_NAMES),)
+    assert studied.sha256 == shipped.sha256

@@ -62,3 +62,12 @@ def test_a_category_the_head_does_not_have_is_left_out_and_an_empty_memory_adds_
 def test_examples_and_categories_must_match() -> None:
     with pytest.raises(ValueError, match="1 feature rows but 2 categories"):
         CorrectionMemory.of(np.zeros((1, EMBEDDING_SIZE), np.float32), ["food", "pets"])
+
+
+def test_reasons_name_the_category_and_how_close_the_photo_is() -> None:
+    example = unit(11)
+    memory = CorrectionMemory.of(rows_near(example, 1.0, 2, seed=12), ["pets", "pets"],
+                                 near=0.8)
+    [reason] = memory.reasons(rows_near(example, 0.9, 1, seed=13)[0])
+    assert reason.startswith("looks like 2 photos you filed as pets (closest 0.9")
+    assert memory.reasons(rows_near(example, 0.5, 1, seed=14)[0]) == []
