@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -189,5 +190,95 @@ def test_a_move_made_while_the_daemon_was_stopped_is_read_at_the_next_start(
                  what="the correction made while stopped")
         assert tree.status()["learning"]["corrections"] == 1
         assert moved.is_file() and len(tree.library_files()) == 1
+    finally:
+        assert tree.stop(daemon) == 0
+
+
+def test_a_category_of_ones_own_taught_from_a_folder_and_forgotten(tree: DaemonTree) -> None:
+    daemon = tree.start()
+    try:
+        originals = {seed: textured_photo(seed) for seed in range(30, 36)}
+        for seed, image in originals.items():
+            image.save(tree.camera / f"R_{seed}.jpg", quality=92)
+        wait_for(lambda: len(tree.library_files()) == 6, what="six photos filed")
+        mine = tree.library / "Receipts"
+        mine.mkdir()
+        for path in tree.library_files():
+            os.rename(path, mine / path.name)  # the user gathers them in a folder of their own
+        wait_for(lambda: all(explain(tree, mine / f"R_{s}.jpg")["dest"] == str(
+            mine / f"R_{s}.jpg") for s in originals), what="the records following")
+        assert tree.status()["learning"]["corrections"] == 0, "a folder of no category"
+
+        offers = tree.ctl("--json", "teach", "--from-folder")
+        assert offers.returncode == 0, offers.stderr
+        [offer] = [json.loads(line) for line in offers.stdout.splitlines()]
+        assert (offer["name"], offer["photos"], offer["folder"]) == ("receipts", 6, str(mine))
+
+        for args, words in [(("receipts", str(mine / "R_30.jpg")), "at least 5 example"),
+                            (("fod", str(mine)), "very like the category 'food'"),
+                            (("Receipts", str(mine)), "cannot be a category name"),
+                            (("receipts", str(tree.base)), "outside the library")]:
+            refused = tree.ctl("teach", *args)
+            assert refused.returncode == 1 and words in refused.stderr, refused.stderr
+        assert versions(tree) == [], "bad input taught nothing"
+
+        taught = tree.ctl("--json", "teach", "receipts", str(mine))
+        assert taught.returncode == 0, taught.stderr
+        result = json.loads(taught.stdout)
+        assert result["examples"] == 6 and result["in_use"] == "v0001"
+        assert "categories of your own: receipts" in result["info"]["note"]
+        assert explain(tree, mine / "R_30.jpg")["category"] == "receipts"
+
+        (tree.camera / "IMG_0300.jpg").write_bytes(look_alike(originals[31], 0.8, 85))
+        new = wait_for(lambda: filed_named(tree, "IMG_0300.jpg"), what="a new receipt filed")
+        assert isinstance(new, Path)
+        assert folder_of(tree, new) == "Receipts", tree.tail()
+        assert explain(tree, new)["category"] == "receipts"
+        assert tree.status()["per_category"]["receipts"] >= 1
+        dry = tree.ctl("--json", "refile", "--dry-run")
+        assert dry.returncode == 0 and dry.stdout.strip() == "", dry.stdout
+
+        gone = tree.ctl("forget", "receipts")
+        assert gone.returncode == 0 and "its photos stay where they are" in gone.stdout
+        assert all((mine / f"R_{s}.jpg").is_file() for s in originals) and new.is_file()
+        (tree.camera / "IMG_0301.jpg").write_bytes(look_alike(originals[32], 0.7, 80))
+        after = wait_for(lambda: filed_named(tree, "IMG_0301.jpg"), what="filed after forget")
+        assert isinstance(after, Path) and folder_of(tree, after) != "Receipts"
+        assert tree.ctl("forget", "receipts").returncode == 1
+    finally:
+        assert tree.stop(daemon) == 0
+
+
+def test_in_tag_mode_a_category_keyword_changed_in_the_sidecar_is_a_correction(
+        tree: DaemonTree) -> None:
+    tree.config.write_text(tree.config.read_text().replace('action = "move"', 'action = "tag"'))
+    daemon = tree.start()
+    try:
+        photo = tree.camera / "IMG_0400.jpg"
+        textured_photo(41).save(photo, quality=92)
+        sidecar = tree.camera / "IMG_0400.jpg.xmp"
+        wait_for(sidecar.exists, what="the photo tagged")
+        shipped = explain(tree, photo)["category"]
+        target = "pets" if shipped != "pets" else "food"
+        text = sidecar.read_text()
+        assert f"<rdf:li>{shipped}</rdf:li>" in text and f"xintud|{shipped}" in text
+
+        # Another program adds a keyword beside it: a keyword, not a correction.
+        sidecar.write_text(text.replace(f"<rdf:li>{shipped}</rdf:li>",
+                                        f"<rdf:li>{shipped}</rdf:li><rdf:li>travel</rdf:li>"))
+        refused = tree.ctl("correct", str(photo), target)
+        assert refused.returncode == 1 and "in tag mode" in refused.stderr
+        time.sleep(2.0)  # four settle times: the edit has been read by now
+        assert tree.status()["learning"]["corrections"] == 0
+
+        # ...then the user replaces the category keyword in digiKam: a correction.
+        edited = text.replace(f"<rdf:li>{shipped}</rdf:li>", f"<rdf:li>{target}</rdf:li>")
+        sidecar.write_text(edited.replace(f"xintud|{shipped}", f"xintud|{target}"))
+        wait_for(lambda: explain(tree, photo)["category"] == target, what="the correction")
+        assert tree.status()["learning"]["corrections"] == 1
+        assert "keyword changed by you" in explain(tree, photo)["action"]
+        assert sidecar.read_text() == edited.replace(f"xintud|{shipped}", f"xintud|{target}"), \
+            "the user's sidecar is left as their program wrote it"
+        assert photo.is_file()
     finally:
         assert tree.stop(daemon) == 0

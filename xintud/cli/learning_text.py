@@ -25,6 +25,15 @@ def add_learning_commands(command: Callable[[str, str], argparse.ArgumentParser]
                              "`model refit` now, `model rollback [VERSION]`")
     model.add_argument("words", nargs="*", metavar="refit | rollback [VERSION]",
                        help="refit now, or roll back (to VERSION, 'shipped', or the one before)")
+    teach = command("teach", "a category of your own from at least 5 example photos (files "
+                             "or folders); --from-folder: the library folders that could be one")
+    teach.add_argument("name", nargs="?", help="its name (e.g. receipts)")
+    teach.add_argument("paths", nargs="*", metavar="PATH", help="example photos or folders")
+    teach.add_argument("--from-folder", action="store_true",
+                       help="without NAME: list the library folders you made that could be "
+                            "categories; with NAME FOLDER: teach from that folder")
+    forget = command("forget", "remove a category of your own (its photos stay where they are)")
+    forget.add_argument("name", help="the category")
     refile = command("refile", "move filed photos that the model in use would file elsewhere "
                                "(never those you placed yourself)")
     refile.add_argument("--dry-run", action="store_true",
@@ -37,6 +46,14 @@ def learning_args(ns: argparse.Namespace, absolute: Callable[[str], str]) -> dic
         return {"path": absolute(ns.path), "category": ns.category}
     if ns.command == "refile":
         return {"dry_run": ns.dry_run}
+    if ns.command == "forget":
+        return {"name": ns.name}
+    if ns.command == "teach":
+        if ns.name is None and not ns.from_folder:
+            raise ValueError("name the category and its examples: `xintuctl teach NAME "
+                             "PATH...` (or `xintuctl teach --from-folder` for suggestions)")
+        return {"name": ns.name, "paths": [absolute(p) for p in ns.paths],
+                "from_folder": ns.from_folder}
     words = list(ns.words)
     if not words:
         return {"action": "list"}
@@ -93,8 +110,20 @@ def format_refile(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def format_correct(result: Mapping[str, Any]) -> str:
-    """`correct`: what changed."""
+def format_teach(result: Mapping[str, Any]) -> str:
+    """`teach`: what was taught, or the folders offered with the command for each."""
+    if "offers" not in result:
+        return printable(str(result.get("message", "ok")))
+    offers = result["offers"]
+    if not offers:
+        return ("no folder of yours in the library holds 5 or more photos outside the "
+                "category folders")
+    return "\n".join(printable(f"{o['folder']}  {o['photos']} photos:  {o['command']}")
+                     for o in offers)
+
+
+def format_message(result: Mapping[str, Any]) -> str:
+    """`correct`, `forget`: what changed."""
     return printable(str(result.get("message", "ok")))
 
 
@@ -106,9 +135,12 @@ def learning_json_lines(cmd: str, result: Mapping[str, Any]) -> str | None:
         return "\n".join(json_text(row) for row in rows)
     if cmd == "refile":
         return "\n".join(json_text(item) for item in result.get("items") or [])
+    if cmd == "teach" and "offers" in result:
+        return "\n".join(json_text(offer) for offer in result["offers"])
     return None
 
 
-LEARNING_FORMATTERS = {"correct": format_correct, "model": format_model,
-                       "refile": format_refile}
-SLOW_COMMANDS = ("refile", "model", "correct")
+LEARNING_FORMATTERS = {"correct": format_message, "model": format_model,
+                       "refile": format_refile, "teach": format_teach,
+                       "forget": format_message}
+SLOW_COMMANDS = ("refile", "model", "correct", "teach", "forget")

@@ -242,6 +242,10 @@ def format_status(result: Mapping[str, Any]) -> str:
     lines.append("  " + ("  ".join(f"{cat} {n}" for cat, n in ranked) or "nothing sorted yet"))
     if result.get("last_action"):
         lines.append(f"  last: {printable(str(result['last_action']))}")
+    learning = result.get("learning") or {}
+    if learning.get("corrections") or learning.get("in_use", "shipped") != "shipped":
+        lines.append(f"  learned: {learning.get('corrections', 0)} corrections and examples · "
+                     f"version {learning.get('in_use')} (`xintuctl model`)")
     duplicates = format_duplicates_status(result.get("duplicates"))
     if duplicates:
         lines.append(duplicates)

@@ -114,8 +114,8 @@ def _describe_error(detail: Mapping[str, Any]) -> tuple[str, str]:
     if kind == "missing":
         return key, "required key is missing"
     if loc and loc[-1] == "[key]":
-        return key, (f"unknown category id {detail.get('input')!r}; valid ids: "
-                     f"{', '.join(CATEGORY_IDS)}")
+        return key, (f"{_plain_message(detail)}; valid ids: {', '.join(CATEGORY_IDS)}, or a "
+                     "category of your own taught with `xintuctl teach`")
     if kind in ("model_type", "dict_type"):
         return key, f"expected a table, like [{key}]"
     if kind == "list_type" and key == "watch":

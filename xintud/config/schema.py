@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from xintud.core.categories import CATEGORY_IDS
+from xintud.core.categories import CATEGORY_IDS, custom_category_problem, default_folder
 
 if sys.version_info >= (3, 11):
     pass
@@ -48,8 +48,17 @@ DEFAULT_CATEGORY_FOLDERS: Mapping[str, str] = {
 LAYOUT_PLACEHOLDERS: tuple[str, ...] = ("category", "category_id", "year", "month", "day")
 DEFAULT_LAYOUT = "{category}/{year}/{month}"
 
-# Literal built from the one list of ids, so a new category needs no edit here.
-CategoryId = Literal[CATEGORY_IDS]  # type: ignore[valid-type]
+def _check_category_name(name: str) -> str:
+    if name in CATEGORY_IDS:
+        return name
+    problem = custom_category_problem(name)
+    if problem is not None:
+        raise ValueError(f"unknown category id {name!r}: {problem}")
+    return name
+
+
+# One of the eight ids, or a category of the user's own ([categories.receipts] sets its folder).
+CategoryName = Annotated[str, AfterValidator(_check_category_name)]
 
 
 class KeyedValueError(ValueError):
@@ -283,7 +292,7 @@ class Config(_Strict):
                                      description="folders where new photos arrive")
     library: LibraryConfig = Field(default_factory=LibraryConfig,
                                    description="where and how photos are filed")
-    categories: dict[CategoryId, CategoryConfig] = Field(
+    categories: dict[CategoryName, CategoryConfig] = Field(
         default_factory=_default_categories, description="one table per category id")
     ignore: list[Annotated[str, AfterValidator(_check_glob)]] = Field(
         default_factory=list, description="extra glob patterns on file names to skip")
@@ -308,8 +317,9 @@ class Config(_Strict):
             return value
         filled: dict[Any, Any] = {}
         for cid, table in value.items():
-            if isinstance(table, Mapping) and "folder" not in table and cid in CATEGORY_IDS:
-                table = {**table, "folder": DEFAULT_CATEGORY_FOLDERS[cid]}
+            if isinstance(table, Mapping) and "folder" not in table and isinstance(cid, str):
+                table = {**table, "folder": DEFAULT_CATEGORY_FOLDERS.get(cid)
+                         or default_folder(cid)}
             filled[cid] = table
         return filled
 
@@ -317,7 +327,17 @@ class Config(_Strict):
     @classmethod
     def _all_categories(cls, value: dict[str, CategoryConfig]) -> dict[str, CategoryConfig]:
         defaults = _default_categories()
-        return {cid: value.get(cid, defaults[cid]) for cid in CATEGORY_IDS}
+        custom = {name: table for name, table in value.items() if name not in CATEGORY_IDS}
+        return {**{cid: value.get(cid, defaults[cid]) for cid in CATEGORY_IDS}, **custom}
+
+    def with_categories(self, names: Sequence[str]) -> Config:
+        """This config with a folder for each category of the user's own it has none for
+        (taught with `xintuctl teach`; the folder defaults to the name, capitalised)."""
+        missing = {name: CategoryConfig(folder=default_folder(name)) for name in names
+                   if name not in self.categories}
+        if not missing:
+            return self
+        return self.model_copy(update={"categories": {**self.categories, **missing}})
 
     @model_validator(mode="after")
     def _folders_do_not_overlap(self) -> Config:

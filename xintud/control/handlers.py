@@ -154,6 +154,13 @@ class Commands:
     def cmd_refile(self, args: Any) -> dict[str, Any]:
         return self._learning().refile(args.dry_run)
 
+    def cmd_teach(self, args: Any) -> dict[str, Any]:
+        return self._learning().teach(args.name, [Path(p) for p in args.paths],
+                                      args.from_folder)
+
+    def cmd_forget(self, args: Any) -> dict[str, Any]:
+        return self._learning().forget(args.name)
+
     def cmd_pause(self, _args: object) -> dict[str, Any]:
         self.flags.paused.set()
         return {"message": "paused: new photos are queued but not filed until `xintuctl resume`"}

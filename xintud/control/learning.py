@@ -25,6 +25,14 @@ class LearningDesk(Protocol):
         """Move (or list) the filed photos the model in use would file elsewhere."""
         ...
 
+    def teach(self, name: str | None, paths: list[Path], from_folder: bool) -> dict[str, Any]:
+        """Add a category of the user's own from examples (or list the folders offered)."""
+        ...
+
+    def forget(self, name: str) -> dict[str, Any]:
+        """Remove a category of the user's own."""
+        ...
+
     def undone(self, sha256: str, src: Path, dst: Path) -> bool:
         """A move inside the library was undone (a correction's, a refile's): put the record
         back as it was; False when the move was not one of those."""

@@ -95,6 +95,21 @@ class ModelArgs(NoArgs):
     version: str | None = Field(None, min_length=1, max_length=40)
 
 
+class TeachArgs(NoArgs):
+    """`teach`: a category of the user's own from example photos (files or folders); with
+    `from_folder` and no name, the library folders that could be one."""
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    paths: list[str] = Field(default_factory=list, max_length=10000)
+    from_folder: bool = False
+
+
+class ForgetArgs(NoArgs):
+    """`forget`: remove a category of the user's own (its photos stay where they are)."""
+
+    name: str = Field(min_length=1, max_length=100)
+
+
 class RefileArgs(NoArgs):
     """`refile`: move filed photos the model in use would file elsewhere (or only say so)."""
 
@@ -102,7 +117,7 @@ class RefileArgs(NoArgs):
 
 
 CommandArgs = (ScanArgs | RecentArgs | ExplainArgs | UndoArgs | DupesArgs | ReviewArgs
-               | CorrectArgs | ModelArgs | RefileArgs | NoArgs)
+               | CorrectArgs | ModelArgs | RefileArgs | TeachArgs | ForgetArgs | NoArgs)
 
 
 ARGS_MODELS: dict[str, type[NoArgs]] = {
@@ -119,6 +134,8 @@ ARGS_MODELS: dict[str, type[NoArgs]] = {
     "correct": CorrectArgs,
     "model": ModelArgs,
     "refile": RefileArgs,
+    "teach": TeachArgs,
+    "forget": ForgetArgs,
 }
 # The command names, from the one registry above.
 Command = Literal[tuple(ARGS_MODELS)]  # type: ignore[valid-type]

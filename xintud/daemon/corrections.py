@@ -26,13 +26,13 @@ import numpy as np
 
 from xintud.config.schema import Config
 from xintud.control.protocol import ControlCommandError
-from xintud.core.categories import CATEGORY_IDS
 from xintud.core.facts import AnalysisFailure, analysis_from_json
 from xintud.core.hashing import sha256_file
 from xintud.core.text import printable
 from xintud.engine.classify import Classifier, Job
 from xintud.library.actor import Actor
 from xintud.library.placement import category_of_folder, photo_time, render_layout
+from xintud.library.xmp import XmpError, category_keywords, photo_of_sidecar, read_sidecar
 from xintud.state.corrections import Correction, Corrections
 from xintud.state.journal import Journal
 from xintud.state.records import FileRecord, FileState, Records
@@ -80,17 +80,42 @@ class CorrectionTaker:
             return
         self._learn(record, path, category, "moved", moving)
 
+    def notice_sidecar(self, sidecar: Path) -> None:
+        """A sidecar that settled in a watch folder, in tag mode: a correction when the
+        category keyword xintud wrote was replaced by another category's (both removed from
+        the plain and the xintud|... keywords; a second category added beside it is a
+        keyword, not a correction). The sidecar stays as the user's program wrote it."""
+        photo = photo_of_sidecar(sidecar)
+        if photo is None:
+            return
+        with self.act_lock:
+            record = self.records.get_by_path(photo)
+            if record is None or record.state is not FileState.DONE or \
+                    record.sha256 is None or not _is_regular_file(photo):
+                return
+            try:
+                named = category_keywords(read_sidecar(sidecar), self.config().categories)
+            except (OSError, XmpError) as exc:
+                logger.debug("sidecar %s not read: %s", sidecar, exc)
+                return
+            if record.category in named or len(named) != 1:
+                return
+            self._learn(record, photo, named.pop(), "tagged", moving=False)
+
     def correct(self, path: Path, category: str) -> dict[str, object]:
         """`xintuctl correct`: give a filed photo its right category, and in move/copy mode
         move it (journaled, undoable) to that category's folder. Changes nothing on an error."""
-        if category not in CATEGORY_IDS:
-            raise ControlCommandError(f"unknown category {category!r}; valid: "
-                                      f"{', '.join(CATEGORY_IDS)}")
         config = self.config()
+        if category not in config.categories:
+            raise ControlCommandError(f"unknown category {category!r}; valid: "
+                                      f"{', '.join(config.categories)} (a category of your "
+                                      "own: `xintuctl teach`)")
         if config.library.action == "tag":
             raise ControlCommandError(
-                "corrections in tag mode are not supported yet (the category keyword would "
-                "have to be replaced in the sidecar); nothing was changed")
+                "in tag mode, correct a photo where its keywords live: replace its category "
+                "keyword in the XMP sidecar with your photo program (digiKam, darktable) and "
+                "xintud learns from it; `correct` moves photos, in move and copy mode; "
+                "nothing was changed")
         with self.act_lock:
             record = self._filed_record(path, config)
             if record.category == category:
@@ -148,7 +173,8 @@ class CorrectionTaker:
             sha256=record.sha256, category=category, was=record.category, origin=origin,
             path=path, features=np.asarray(studied.features, np.float32).tobytes(),
             shipped=json.dumps(studied.shipped.scores)))
-        how = "moved by you" if origin == "moved" else "corrected with xintuctl"
+        how = {"moved": "moved by you", "tagged": "keyword changed by you"}.get(
+            origin, "corrected with xintuctl")
         self.records.upsert(replace(
             record, path=path if moving else record.path, category=category,
             action=f"{how}: {record.category} -> {category} ({path})"))

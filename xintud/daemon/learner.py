@@ -8,7 +8,6 @@ hundreds of corrections, so the loop runs it between batches and filing goes on.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -18,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from xintud.control.protocol import ControlCommandError
-from xintud.engine.learned import Learned
+from xintud.engine.learned import Learned, LearnedHeads
+from xintud.engine.models.manifest import ModelError
+from xintud.engine.models.store import load_heads
 from xintud.learning.propose import Example, propose
 from xintud.learning.versions import SHIPPED, ModelVersions, StoredVersion, VersionError
 from xintud.state.corrections import Correction, Corrections
@@ -27,10 +28,14 @@ logger = logging.getLogger("xintud")
 
 
 def example_of(correction: Correction) -> Example:
-    """A stored correction as learning takes it."""
+    """A stored correction (or taught example) as learning takes it."""
     return Example(sha256=correction.sha256, category=correction.category,
-                   features=np.frombuffer(correction.features, dtype=np.float32),
-                   shipped={str(k): float(v) for k, v in json.loads(correction.shipped).items()})
+                   features=np.frombuffer(correction.features, dtype=np.float32))
+
+
+def shipped_heads() -> LearnedHeads:
+    """The shipped heads, what every version is built on (ModelError when broken)."""
+    return LearnedHeads(*load_heads())
 
 
 class Learner:
@@ -38,11 +43,13 @@ class Learner:
 
     def __init__(self, corrections: Corrections, versions: ModelVersions,
                  refit_after_seconds: float,
-                 on_version: Callable[[Learned | None], None]) -> None:
+                 on_version: Callable[[StoredVersion | None], None],
+                 shipped: Callable[[], LearnedHeads] = shipped_heads) -> None:
         self.corrections = corrections
         self.versions = versions
         self.refit_after_seconds = refit_after_seconds
         self._on_version = on_version
+        self._shipped = shipped
         self._due: float | None = None
         self._lock = threading.Lock()  # the loop and the control thread refit one at a time
         self.in_use = self._load_current()
@@ -53,9 +60,11 @@ class Learner:
         return None if self.in_use is None else self.in_use.learned()
 
     def _load_current(self) -> StoredVersion | None:
+        if self.versions.current_name() == SHIPPED:
+            return None
         try:
-            return self.versions.current()
-        except VersionError as exc:
+            return self.versions.current(self._shipped())
+        except (VersionError, ModelError) as exc:
             logger.warning("the shipped models answer alone: %s", exc)
             return None
 
@@ -87,8 +96,13 @@ class Learner:
                                           "photo to its right category folder, or use "
                                           "`xintuctl correct PATH CATEGORY`")
             started = time.perf_counter()
-            proposal = propose(examples, self.in_use, self.versions.next_name())
-            stored = self.versions.save(proposal.info, proposal.memory, proposal.hashes)
+            try:
+                shipped = self._shipped()
+            except ModelError as exc:
+                raise ControlCommandError(f"cannot refit: {exc}") from exc
+            proposal = propose(examples, self.in_use, self.versions.next_name(), shipped)
+            stored = self.versions.save(proposal.info, proposal.memory, proposal.heads,
+                                        proposal.hashes)
             seconds = time.perf_counter() - started
             if stored.info.taken:
                 self._use(stored)
@@ -103,9 +117,10 @@ class Learner:
         with self._lock:
             try:
                 target = version or self.versions.previous()
-                stored = None if target == SHIPPED else self.versions.load(target)
+                stored = None if target == SHIPPED else self.versions.load(target,
+                                                                          self._shipped())
                 self.versions.use(target)
-            except VersionError as exc:
+            except (VersionError, ModelError) as exc:
                 raise ControlCommandError(str(exc)) from exc
             self._use(stored)
         logger.info("model rolled back to %s", target)
@@ -123,7 +138,7 @@ class Learner:
 
     def _use(self, stored: StoredVersion | None) -> None:
         self.in_use = stored
-        self._on_version(self.learned)
+        self._on_version(stored)
 
 
 def _info_json(info: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from xintud.config.schema import Config
@@ -57,6 +58,18 @@ def prepare_library_root(config: Config) -> Path | None:
     return root
 
 
+def unchanged_since_recorded(records: Records, path: Path) -> bool:
+    """True when a photo in a watch folder was finished with and has not changed since:
+    copied or tagged photos stay there, and are not hashed again at every scan."""
+    record = records.get_by_path(path)
+    if record is None or record.state is FileState.QUEUED:
+        return False  # QUEUED: not finished, so it must be looked at again
+    try:
+        return path.stat().st_mtime <= record.updated_at
+    except OSError:
+        return True
+
+
 class Daemon:
     """The long-running service: watch → settle → queue → classify → act → record."""
 
@@ -79,9 +92,10 @@ class Daemon:
         self.processor = BatchProcessor(self.queue, self.records, self.actor, self.models.get,
                                         config, on_filed=self.duplicates.add)
         self.version = model_version()
+        self.taught: tuple[str, ...] = ()  # categories of the user's own, in the version in use
         self.teaching = Teaching(self.conn, self.records, self.journal, self.actor,
                                  self.act_lock, self.models, lambda: self.config, paths,
-                                 self.flags.wake.set)
+                                 self.flags.wake.set, self._use_categories)
         self.commands = Commands(self.flags, self.queue, self.records, self.journal, self.actor,
                                  self.act_lock, config_path,
                                  lambda: model_name(self.version, self.models.learned),
@@ -97,6 +111,12 @@ class Daemon:
         self._kinds: dict[Path, str] = {}  # watch-folder kind of each path the settler holds
 
     # -- assembly -------------------------------------------------------------------------
+
+    def _use_categories(self, names: tuple[str, ...]) -> None:
+        # A category of the user's own gets its folder (the config's, else its name).
+        self.taught = names
+        self.config = self.config.with_categories(names)
+        self.processor.config = self.config
 
     def _make_watcher(self, config: Config) -> FolderWatcher:
         return FolderWatcher(config.watch, self._on_path, ignore=config.ignore,
@@ -218,7 +238,7 @@ class Daemon:
         watch = self.config.watch
         folders = watch if folder is None else [ScanFolder(folder, kind_of(folder, watch))]
         found = scan_for_missed(folders, self.config.ignore, self.config.daemon.settle_seconds,
-                                self._unchanged_since_recorded, time.time())
+                                partial(unchanged_since_recorded, self.records), time.time())
         for path, kind in found.unsettled:
             self._on_path(path, kind)
         queued = self.queue.enqueue_many(found.settled)
@@ -239,16 +259,6 @@ class Daemon:
         for folder in set(lost) & set(self.watcher.watched):
             logger.info("watch folder %s is back; watching it again", folder)
             self.reconcile(folder)  # what arrived before the new watch was in place
-
-    def _unchanged_since_recorded(self, path: Path) -> bool:
-        # Copied or tagged photos stay in the watch folder: don't re-hash them on every scan.
-        record = self.records.get_by_path(path)
-        if record is None or record.state is FileState.QUEUED:
-            return False  # QUEUED: not finished, so it must be looked at again
-        try:
-            return path.stat().st_mtime <= record.updated_at
-        except OSError:
-            return True
 
     def _queue_settled(self) -> None:
         due = self.settler.due()
@@ -292,12 +302,12 @@ class Daemon:
             return
         self.watcher.stop()
         self.teaching.stop()
-        self.config = config
+        self.config = config.with_categories(self.taught)
         self.settler = Settler(config.daemon.settle_seconds)
         self.watcher = self._make_watcher(config)
         self.actor.dry_run = config.daemon.dry_run
         self.actor.library_root = prepare_library_root(config)
-        self.processor.config = config
+        self.processor.config = self.config
         self.models.threads = config.daemon.inference_threads
         self.models.batch_size = config.daemon.batch_size
         self.models.unload(why="to apply the new config")

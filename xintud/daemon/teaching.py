@@ -16,21 +16,24 @@ from typing import Any
 import numpy as np
 
 from xintud.config.schema import Config
+from xintud.control.protocol import ControlCommandError
 from xintud.core.paths import AppPaths
 from xintud.daemon.corrections import CorrectionTaker
 from xintud.daemon.learner import Learner
 from xintud.daemon.models import ModelHolder
 from xintud.daemon.refile import Refiler
+from xintud.daemon.teach import Teacher
 from xintud.intake.settle import Settler
 from xintud.intake.watch import FolderWatcher
-from xintud.learning.versions import ModelVersions
+from xintud.learning.versions import ModelVersions, StoredVersion
 from xintud.library.actor import Actor
 from xintud.library.placement import category_of_folder
 from xintud.library.review import REVIEW_FOLDER, is_in_review
+from xintud.library.xmp import is_sidecar_name
 from xintud.state.corrections import Corrections
 from xintud.state.journal import Journal
 from xintud.state.prints import Prints
-from xintud.state.records import Records
+from xintud.state.records import FileState, Records
 
 LEARNED_FOLDER = "learned"  # in the state folder: one file per version (learning/versions.py)
 
@@ -49,15 +52,23 @@ class Teaching:
     def __init__(self, conn: sqlite3.Connection, records: Records, journal: Journal,
                  actor: Actor, act_lock: threading.Lock, models: ModelHolder,
                  config: Callable[[], Config], paths: AppPaths,
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[], None],
+                 on_categories: Callable[[tuple[str, ...]], None]) -> None:
+        """`on_categories` hears the categories of the user's own whenever the version in
+        use changes (the daemon gives them folders in its config)."""
         self.config = config
         self.records = records
         self.corrections = Corrections(conn)
+        self._models = models
+        self._on_categories = on_categories
         self.learner = Learner(self.corrections, ModelVersions(paths.state_dir / LEARNED_FOLDER),
-                               config().learning.refit_after_seconds, models.use_learned)
-        models.use_learned(self.learner.learned)
+                               config().learning.refit_after_seconds, self._use_version)
+        self._use_version(self.learner.in_use)
         self.taker = CorrectionTaker(records, self.corrections, journal, actor, act_lock,
                                      models.get, config, self.learner.corrected)
+        self.teacher = Teacher(self.corrections, act_lock, models.get, config,
+                               lambda: () if self.learner.in_use is None
+                               else self.learner.in_use.categories)
         self.refiler = Refiler(records, self.corrections, Prints(conn), actor, act_lock,
                                models.get, config, self._anchors)
         self._wake = wake
@@ -72,7 +83,14 @@ class Teaching:
         config = self.config()
         self.learner.refit_after_seconds = config.learning.refit_after_seconds
         self.settler = Settler(config.daemon.settle_seconds)
-        if config.library.action == "tag" or not config.library.root.is_dir():
+        if config.library.action == "tag":
+            # Photos stay in the watch folders; a category keyword edited in a sidecar there
+            # (digiKam, darktable) is the correction.
+            self.watcher = FolderWatcher(config.watch, self._on_path, ignore=config.ignore,
+                                         names=is_sidecar_name)
+            self.watcher.start()
+            return
+        if not config.library.root.is_dir():
             return
         self.watcher = FolderWatcher([LibraryFolder(config.library.root)], self._on_path,
                                      ignore=config.ignore)
@@ -108,7 +126,10 @@ class Teaching:
     def step(self) -> None:
         """Take the corrections that settled, and refit when it is due (the loop's thread)."""
         for path in self.settler.due():
-            self.taker.notice(path)
+            if is_sidecar_name(path):
+                self.taker.notice_sidecar(path)
+            else:
+                self.taker.notice(path)
         self.learner.refit_if_due()
 
     def next_deadline(self) -> float | None:
@@ -116,6 +137,10 @@ class Teaching:
         deadlines = [d for d in (self.settler.next_deadline(), self.learner.next_deadline())
                      if d is not None]
         return min(deadlines) if deadlines else None
+
+    def _use_version(self, stored: StoredVersion | None) -> None:
+        self._models.use_learned(None if stored is None else stored.learned())
+        self._on_categories(() if stored is None else stored.categories)
 
     def _anchors(self) -> np.ndarray:
         stored = self.learner.in_use
@@ -138,6 +163,47 @@ class Teaching:
     def refile(self, dry_run: bool) -> dict[str, Any]:
         """`xintuctl refile [--dry-run]`."""
         return self.refiler.refile(dry_run)
+
+    def teach(self, name: str | None, paths: list[Path], from_folder: bool) -> dict[str, Any]:
+        """`xintuctl teach NAME PATH...`, or `teach --from-folder` for the folders offered."""
+        if name is None:
+            if not from_folder:
+                raise ControlCommandError("name the category: `xintuctl teach NAME PATH...`")
+            return {"offers": self.teacher.offers()}
+        if from_folder and not paths:
+            raise ControlCommandError("give the folder too: `xintuctl teach --from-folder "
+                                      "NAME FOLDER`, or leave NAME out for the offers")
+        taught = self.teacher.teach(name, paths)
+        examples = len(taught)
+        refit = self.learner.refit(f"taught {name}")
+        config = self.config().with_categories((name,))
+        folder = config.categories[name].folder
+        self._file_as_taught(config, name, taught)
+        return {**refit, "category": name, "examples": examples,
+                "folder": str(self.config().library.root / folder),
+                "message": f"taught {name} from {examples} photos: new photos like them go "
+                           f"to {folder}/ (set [categories.{name}] folder to change it); "
+                           f"{refit['info']['note']}. `xintuctl refile --dry-run` shows "
+                           "which filed photos it would take"}
+
+    def _file_as_taught(self, config: Config, name: str, taught: list[tuple[str, Path]]
+                        ) -> None:
+        # Examples that xintud filed and the user gathered in the new category's folder are
+        # filed as that category now (nothing moves); refile leaves them where they are.
+        for sha256, path in taught:
+            record = self.records.get(sha256)
+            if record is not None and record.state is FileState.DONE and \
+                    category_of_folder(config, path) == name and record.category != name:
+                self.records.upsert(replace(record, path=path, category=name,
+                                            action=f"taught as {name} where you put it"))
+
+    def forget(self, name: str) -> dict[str, Any]:
+        """`xintuctl forget NAME`: its examples go, its photos stay where they are."""
+        removed = self.teacher.forget(name)
+        refit = self.learner.refit(f"forgot {name}")
+        return {**refit, "category": name, "removed": removed,
+                "message": f"forgot {name} ({removed} examples and corrections); its photos "
+                           f"stay where they are; now using {refit['in_use']}"}
 
     def undone(self, sha256: str, src: Path, dst: Path) -> bool:
         """An undone move from one library folder to another (`correct`, `refile`): the photo

@@ -31,7 +31,7 @@ from xintud.engine.features import (
 )
 from xintud.engine.gates import glance_is_enough, text_look_reason
 from xintud.engine.hashes import layout_text
-from xintud.engine.learned import Lean, Learned, model_name
+from xintud.engine.learned import Learned, model_name
 from xintud.engine.models.store import LoadedModels
 
 
@@ -79,19 +79,22 @@ class Examined:
 
 
 def decide_in_stages(models: LoadedModels, decoded: DecodedImage, facts: Facts,
-                     lean: Lean | None = None) -> Decision:
+                     learned: Learned | None = None) -> Decision:
     """The answer, each network looking only where it can change it (engine/gates.py): the
     glance head's answer where it is sure; else the detector and the face detector look and
     the first head answers; where writing could change that, the text detector reads the
-    picture and the text head answers. `lean` (what the user taught) weighs in at every
-    stage. Fills in facts and says in facts.notes what ran."""
-    glanced = decide(models.glance_head, facts, lean, stage="glance")
+    picture and the text head answers. What the user taught (`learned`) weighs in at every
+    stage, with its heads where it has categories of its own. Fills in facts and says in
+    facts.notes what ran."""
+    lean = None if learned is None else learned.lean
+    heads = None if learned is None else learned.heads
+    glanced = decide(heads.glance if heads else models.glance_head, facts, lean, "glance")
     enough = glance_is_enough(glanced.scores)
     if enough:
         facts.notes.append(f"detector, faces and text not looked at: {enough}")
         return glanced
     look_closer(models.perception, decoded, facts)
-    closer = decide(models.head, facts, lean, stage="closer")
+    closer = decide(heads.head if heads else models.head, facts, lean, "closer")
     reason = text_look_reason(closer.scores)
     if reason is None:
         facts.notes.append(f"text not looked for: the answer is sure "
@@ -99,7 +102,7 @@ def decide_in_stages(models: LoadedModels, decoded: DecodedImage, facts: Facts,
         return closer
     facts.text = read_text(models.perception, decoded)
     facts.notes.append(f"text looked for: {reason}")
-    return decide(models.text_head, facts, lean, stage="text")
+    return decide(heads.text if heads else models.text_head, facts, lean, "text")
 
 
 def every_feature(models: LoadedModels, decoded: DecodedImage, facts: Facts,
@@ -136,7 +139,7 @@ class Classifier:
         decode_threads is how many pictures are worked on at once (default: models.threads);
         learned is what the user taught (None: the shipped models alone).
         """
-        self.learned = learned
+        self.learned: Learned | None = None
         check_head(models.glance_head, GLANCE_FEATURE_NAMES, "head_glance")
         check_head(models.head, FEATURE_NAMES, "head")
         check_head(models.text_head, TEXT_FEATURE_NAMES, "head_text")
@@ -145,6 +148,7 @@ class Classifier:
         self.workers = max(1, decode_threads or models.threads)
         self._pool = ThreadPoolExecutor(max_workers=self.workers,
                                         thread_name_prefix="xintud-analyze")
+        self.use_learned(learned)
 
     @property
     def model(self) -> str:
@@ -153,6 +157,10 @@ class Classifier:
 
     def use_learned(self, learned: Learned | None) -> None:
         """Answer with this version of what the user taught from the next photo on."""
+        if learned is not None and learned.heads is not None:
+            check_head(learned.heads.glance, GLANCE_FEATURE_NAMES, "head_glance")
+            check_head(learned.heads.head, FEATURE_NAMES, "head")
+            check_head(learned.heads.text, TEXT_FEATURE_NAMES, "head_text")
         self.learned = learned
 
     def close(self) -> None:
@@ -188,8 +196,7 @@ class Classifier:
         learned = self.learned  # one version for the whole photo, even if it changes now
         context = FileContext(job.path.name, job.folder_kind)
         facts = glance(self.models.perception, prepared.decoded, context)
-        decision = decide_in_stages(self.models, prepared.decoded, facts,
-                                    None if learned is None else learned.lean)
+        decision = decide_in_stages(self.models, prepared.decoded, facts, learned)
         return Examined(job, prepared.sha256, facts, decision, None, model_name(
             self.models.version, learned))
 

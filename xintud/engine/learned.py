@@ -14,6 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
+from xintud.engine.head import HeadWeights
+
 
 class Lean(Protocol):
     """Logit adjustments from the user's corrections, and the reasons for one photo."""
@@ -28,11 +30,27 @@ class Lean(Protocol):
 
 
 @dataclass(frozen=True)
+class LearnedHeads:
+    """The three heads refitted with the user's own categories as new columns."""
+
+    glance: HeadWeights
+    head: HeadWeights
+    text: HeadWeights
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Every category the heads answer with, the user's own included."""
+        return self.head.categories
+
+
+@dataclass(frozen=True)
 class Learned:
-    """A version of what the user taught: its name (e.g. "v3") and its lean."""
+    """A version of what the user taught: its name (e.g. "v3"), its lean, and the heads with
+    the user's own categories (None: the shipped heads, when there are none)."""
 
     version: str
     lean: Lean
+    heads: LearnedHeads | None = None
 
 
 def model_name(shipped: str, learned: Learned | None) -> str:

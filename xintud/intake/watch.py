@@ -126,7 +126,9 @@ class _FolderEventHandler(FileSystemEventHandler):
         ignore: Sequence[str],
         on_path: OnPath,
         nested_roots: Sequence[str] = (),
+        names: Callable[[Path], bool] = is_image_name,
     ) -> None:
+        self._names = names
         self._root = root
         self._watched_root = watched_root
         self._nested_roots = tuple(nested_roots)
@@ -178,7 +180,7 @@ class _FolderEventHandler(FileSystemEventHandler):
 
     def _wanted(self, path: Path) -> bool:
         return (
-            is_image_name(path)
+            self._names(path)
             and not is_ignored(path, self._ignore, root=self._root)
             and not _has_symlink_between(self._root, path)
         )
@@ -199,7 +201,11 @@ class FolderWatcher:
         on_path: OnPath,
         ignore: Sequence[str] = (),
         create_missing: bool = False,
+        names: Callable[[Path], bool] = is_image_name,
     ) -> None:
+        """`names` says which file names to report (default: photos; the learner watches
+        XMP sidecars with it in tag mode)."""
+        self._names = names
         self._folders = list(folders)
         self._on_path = on_path
         self._ignore = tuple(ignore)
@@ -292,6 +298,7 @@ class FolderWatcher:
             self._ignore,
             self._on_path,
             nested_roots=_nested_roots(roots, index),
+            names=self._names,
         )
         try:
             watch = observer.schedule(

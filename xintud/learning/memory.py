@@ -51,11 +51,12 @@ class CorrectionMemory:
             return bonus
         cosine = _units(features[:, :EMBEDDING_SIZE]) @ self.embeddings.T
         lean = np.clip((cosine - self.near) / (1.0 - self.near), 0.0, None) * self.bonus
-        column = {name: i for i, name in enumerate(categories)}
-        for example, name in enumerate(self.categories):
-            if name in column:
+        given = np.array(self.categories)
+        for column, name in enumerate(categories):
+            examples = np.flatnonzero(given == name)
+            if len(examples):
                 # the nearest example of a category speaks for it, not their sum
-                bonus[:, column[name]] = np.maximum(bonus[:, column[name]], lean[:, example])
+                bonus[:, column] = lean[:, examples].max(axis=1)
         return bonus
 
     def reasons(self, features: np.ndarray) -> list[str]:

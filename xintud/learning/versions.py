@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from xintud.engine.learned import Learned
+from xintud.core.categories import CATEGORY_IDS
+from xintud.engine.learned import Learned, LearnedHeads
 from xintud.learning.memory import CorrectionMemory
 
 SHIPPED = "shipped"
@@ -42,15 +44,23 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class StoredVersion:
-    """A version read back: its info, its memory and the photos that memory remembers."""
+    """A version read back: its info, its memory, the photos that memory remembers, and the
+    heads with the user's own categories (None: there are none)."""
 
     info: VersionInfo
     memory: CorrectionMemory
     hashes: tuple[str, ...]
+    heads: LearnedHeads | None = None
 
     def learned(self) -> Learned:
         """The version as the engine applies it."""
-        return Learned(self.info.version, self.memory)
+        return Learned(self.info.version, self.memory, self.heads)
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The categories of the user's own this version knows."""
+        return () if self.heads is None else tuple(
+            c for c in self.heads.categories if c not in CATEGORY_IDS)
 
 
 class VersionError(Exception):
@@ -94,13 +104,14 @@ class ModelVersions:
             return SHIPPED
         return name if name == SHIPPED or _NAME.fullmatch(name) else SHIPPED
 
-    def current(self) -> StoredVersion | None:
+    def current(self, shipped: LearnedHeads) -> StoredVersion | None:
         """The version in use, read back; None for the shipped models alone."""
         name = self.current_name()
-        return None if name == SHIPPED else self.load(name)
+        return None if name == SHIPPED else self.load(name, shipped)
 
-    def load(self, version: str) -> StoredVersion:
-        """A version's memory and info; VersionError when missing or unreadable."""
+    def load(self, version: str, shipped: LearnedHeads) -> StoredVersion:
+        """A version's memory, heads and info (its heads are columns on the shipped heads);
+        VersionError when missing or unreadable."""
         info = self.info(version)
         path = self.directory / f"{version}.npz"
         try:
@@ -110,18 +121,19 @@ class ModelVersions:
                     categories=tuple(str(c) for c in data["categories"]),
                     near=float(data["near"]), bonus=float(data["bonus"]))
                 hashes = tuple(str(h) for h in data["hashes"])
+                heads = _heads_from(data, shipped) if "head_categories" in data else None
         except (OSError, KeyError, ValueError) as exc:
             raise VersionError(f"model version file {path} cannot be read ({exc}); roll back "
                                "to another version with `xintuctl model rollback`") from exc
-        return StoredVersion(info, memory, hashes)
+        return StoredVersion(info, memory, hashes, heads)
 
     def next_name(self) -> str:
         """The name the next version gets."""
         names = self.names()
         return f"v{(int(names[-1][1:]) + 1) if names else 1:04d}"
 
-    def save(self, info: VersionInfo, memory: CorrectionMemory, hashes: tuple[str, ...]
-             ) -> StoredVersion:
+    def save(self, info: VersionInfo, memory: CorrectionMemory, heads: LearnedHeads | None,
+             hashes: tuple[str, ...]) -> StoredVersion:
         """Write a new version (named info.version); make it current when info.taken."""
         self._make_directory()
         stem = self.directory / info.version
@@ -131,14 +143,15 @@ class ModelVersions:
         with open(temporary, "wb") as handle:
             np.savez(handle, embeddings=memory.embeddings.astype(np.float32),
                      categories=np.array(memory.categories, dtype=str),
-                     hashes=np.array(hashes, dtype=str), near=memory.near, bonus=memory.bonus)
+                     hashes=np.array(hashes, dtype=str), near=memory.near, bonus=memory.bonus,
+                     **({} if heads is None else _heads_arrays(heads)))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, stem.with_suffix(".npz"))
         _write_text(stem.with_suffix(".json"), json.dumps(asdict(info), indent=1))
         if info.taken:
             self.use(info.version)
-        return StoredVersion(info, memory, hashes)
+        return StoredVersion(info, memory, hashes, heads)
 
     def use(self, version: str) -> None:
         """Put a version (or SHIPPED) into use."""
@@ -158,6 +171,34 @@ class ModelVersions:
 
     def _make_directory(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+_ROLES = ("glance", "head", "text")
+
+
+def _heads_arrays(heads: LearnedHeads) -> dict[str, np.ndarray]:
+    """What a version keeps of its heads: weights and biases (the standardisation and the
+    feature names are the shipped heads')."""
+    arrays = {"head_categories": np.array(heads.categories, dtype=str)}
+    for role in _ROLES:
+        head = getattr(heads, role)
+        arrays[f"{role}_weights"] = head.weights
+        arrays[f"{role}_bias"] = head.bias
+    return arrays
+
+
+def _heads_from(data: Any, shipped: LearnedHeads) -> LearnedHeads:
+    categories = tuple(str(c) for c in data["head_categories"])
+    built = {}
+    for role in _ROLES:
+        base = getattr(shipped, role)
+        weights = data[f"{role}_weights"].astype(np.float32)
+        if weights.shape != (len(base.feature_names), len(categories)):
+            raise ValueError(f"its {role} head does not fit the shipped one (made by another "
+                             "version of xintud?)")
+        built[role] = replace(base, weights=weights, bias=data[f"{role}_bias"].astype(
+            np.float32), categories=categories)
+    return LearnedHeads(**built)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from xintud.config.schema import Config, fill_layout, relative_folder_problem
-from xintud.core.categories import category_by_id
 from xintud.core.facts import Analysis
 from xintud.library.review import REVIEW_FOLDER
 
@@ -63,7 +62,9 @@ def render_layout(config: Config, category: str, when: datetime) -> PurePosixPat
     E.g. "Food/2026/11" for the default layout. Raises ValueError for an unknown category;
     the result never leaves the library root (checked again here, not only at load).
     """
-    category_by_id(category)
+    if category not in config.categories:
+        raise ValueError(f"unknown category {category!r}; valid: "
+                         f"{', '.join(config.categories)}")
     text = fill_layout(config.library.layout, config.categories[category].folder,
                         category, when)
     problem = relative_folder_problem(text)

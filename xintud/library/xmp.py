@@ -100,6 +100,24 @@ def sidecar_path(photo: Path) -> Path:
     return photo.with_name(photo.name + XMP_SUFFIX)
 
 
+def is_sidecar_name(path: Path) -> bool:
+    """True for an XMP sidecar's name (``IMG_0042.jpg.xmp``, ``IMG_0042.XMP``)."""
+    return Path(path).suffix.lower() == XMP_SUFFIX
+
+
+def photo_of_sidecar(sidecar: Path) -> Path | None:
+    """The photo a sidecar belongs to: ``IMG.jpg.xmp`` → ``IMG.jpg`` (xintud's naming, and
+    digiKam's and darktable's); None for a sidecar not named so."""
+    photo = Path(sidecar).with_suffix("")
+    return photo if photo.suffix else None
+
+
+def category_keywords(info: SidecarInfo, categories: Iterable[str]) -> set[str]:
+    """The categories a sidecar names, as a keyword or as ``xintud|<category>``."""
+    subjects, hierarchical = set(info.subjects), set(info.hierarchical)
+    return {c for c in categories if c in subjects or hierarchical_keyword(c) in hierarchical}
+
+
 def hierarchical_keyword(category: str) -> str:
     """The lr:hierarchicalSubject entry for a category: ``xintud|food``."""
     return f"{HIERARCHY_ROOT}|{category}"

@@ -16,13 +16,16 @@ from pathlib import Path
 
 from xintud.state.db import path_from_db, path_to_db, transaction
 
-ORIGINS = ("moved", "command", "tagged")
+ORIGINS = ("moved", "command", "tagged", "taught")
+# The user placed these photos themselves: refile never moves them.
+PLACED_BY_HAND = ("moved", "command", "tagged")
 _COLUMNS = "sha256, category, was, origin, path, features, shipped, made_at"
 
 
 @dataclass(frozen=True)
 class Correction:
-    """One photo the user put in a category: `was` is the category it had before."""
+    """One photo the user put in a category (or gave as an example of one of their own:
+    origin "taught"): `was` is the category it had before, if xintud had filed it."""
 
     sha256: str
     category: str
@@ -68,10 +71,18 @@ class Corrections:
                 f"SELECT {_COLUMNS} FROM corrections ORDER BY made_at, sha256").fetchall()
         return [_from_row(row) for row in rows]
 
-    def hashes(self) -> set[str]:
-        """The content hashes of every corrected photo (placed by the user's hand)."""
+    def placed_by_hand(self) -> set[str]:
+        """The content hashes of the photos the user placed themselves (not those only
+        given as examples of a category of their own)."""
         with transaction(self._conn, immediate=False) as conn:
-            return {str(row[0]) for row in conn.execute("SELECT sha256 FROM corrections")}
+            return {str(row[0]) for row in conn.execute(
+                "SELECT sha256 FROM corrections WHERE origin IN (?, ?, ?)", PLACED_BY_HAND)}
+
+    def remove_category(self, category: str) -> int:
+        """Forget every correction and example of a category; how many there were."""
+        with transaction(self._conn) as conn:
+            return conn.execute("DELETE FROM corrections WHERE category = ?",
+                                (category,)).rowcount
 
     def remove(self, sha256: str) -> bool:
         """Forget the correction of this photo (its move was undone); True if there was one."""

@@ -114,14 +114,14 @@ _SCHEMA_V2: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS links_b ON links(b)",
 )
 
-# Version 3: the user's corrections, by content — what learning/ learns from. One row per
-# photo: a later correction of the same photo replaces the earlier one.
+# Version 3: the user's corrections and the examples of their own categories, by content —
+# what learning/ learns from. One row per photo: a later correction replaces the earlier one.
 _SCHEMA_V3: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS corrections (
         sha256    TEXT PRIMARY KEY,
         category  TEXT NOT NULL,
         was       TEXT,
-        origin    TEXT NOT NULL CHECK (origin IN ('moved', 'command', 'tagged')),
+        origin    TEXT NOT NULL CHECK (origin IN ('moved', 'command', 'tagged', 'taught')),
         path      TEXT NOT NULL,
         features  BLOB NOT NULL,
         shipped   TEXT NOT NULL,

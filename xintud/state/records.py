@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
-from xintud.core.categories import CATEGORY_IDS
+from xintud.core.categories import CATEGORY_IDS, is_category_name
 from xintud.state.db import path_from_db, path_to_db, transaction
 
 
@@ -214,10 +214,10 @@ class Records:
 
 
 def _validate(record: FileRecord) -> None:
-    if record.category is not None and record.category not in CATEGORY_IDS:
+    if record.category is not None and not is_category_name(record.category):
         raise ValueError(
             f"unknown category {record.category!r} for {record.path}; "
-            f"valid: {', '.join(CATEGORY_IDS)}"
+            f"valid: {', '.join(CATEGORY_IDS)} or a name of the user's own"
         )
     if record.result_json is not None:
         try:

@@ -88,6 +88,11 @@ CORRECT = {"path": "/l/Pets/2026/11/cat.jpg", "category": "pets", "was": "food",
                       "/l/Pets/2026/11/cat.jpg"}
 
 
+OFFER = {"folder": "/l/Receipts", "photos": 7, "name": "receipts",
+         "command": "xintuctl teach receipts '/l/Receipts'"}
+FORGET = {"category": "receipts", "removed": 7, "message": "forgot receipts (7 examples)"}
+
+
 class FakeDaemon:
     """A handler with canned answers that records the requests it got."""
 
@@ -120,6 +125,11 @@ class FakeDaemon:
             return REFILE
         if request.cmd == "correct":
             return CORRECT
+        if request.cmd == "teach":
+            return {"offers": [OFFER]} if request.args.name is None else {  # type: ignore
+                "category": "receipts", "examples": 5, "message": "taught receipts"}
+        if request.cmd == "forget":
+            return FORGET
         return {}
 
 
@@ -184,6 +194,8 @@ EVERY_COMMAND: dict[str, tuple[list[str], dict[str, Any]]] = {
     "model": ([], {**VERSION, "in_use": True}),  # --json: one version per line
     "refile": (["--dry-run"], REFILE_ITEM),  # --json: one photo per line
     "correct": (["cat.jpg", "pets"], CORRECT),
+    "teach": (["--from-folder"], OFFER),  # --json: one offered folder per line
+    "forget": (["receipts"], FORGET),
 }
 
 
@@ -545,6 +557,14 @@ def test_learning_commands_send_their_arguments_and_read_as_text(
     done = xintuctl("--socket", str(path), "correct", "cat.jpg", "pets")
     assert "is now pets (was food)" in done.stdout
     assert handler.requests[-1].args.path == os.path.abspath("cat.jpg")
+    offers = xintuctl("--socket", str(path), "teach", "--from-folder").stdout
+    assert "/l/Receipts  7 photos:  xintuctl teach receipts '/l/Receipts'" in offers
+    taught = xintuctl("--socket", str(path), "teach", "receipts", "r1.jpg", "shots")
+    assert taught.stdout.strip() == "taught receipts"
+    sent = handler.requests[-1].args
+    assert (sent.name, sent.paths) == ("receipts", [os.path.abspath("r1.jpg"),
+                                                    os.path.abspath("shots")])
+    assert xintuctl("--socket", str(path), "teach").returncode == 2
 
 
 @pytest.mark.parametrize("words", [["retrain"], ["rollback", "v1", "v2"], ["refit", "now"]])
@@ -555,3 +575,15 @@ def test_model_usage_errors_exit_2_without_asking_the_daemon(
     proc = xintuctl("--socket", str(path), "model", *words)
     assert proc.returncode == 2 and "unknown model action" in proc.stderr
     assert handler.requests == []
+
+
+def test_status_names_what_was_learned() -> None:
+    from xintud.cli.xintuctl import format_status
+
+    learned = {**STATUS, "model": "xintud-2026.11+v0003",
+               "learning": {"corrections": 12, "in_use": "v0003"}}
+    text = format_status(learned)
+    assert "model xintud-2026.11+v0003" in text
+    assert "  learned: 12 corrections and examples · version v0003 (`xintuctl model`)" in text
+    quiet = format_status({**STATUS, "learning": {"corrections": 0, "in_use": "shipped"}})
+    assert "learned" not in quiet

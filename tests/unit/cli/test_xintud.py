@@ -64,3 +64,43 @@ def test_a_photo_with_an_unusual_extension_is_classified_and_other_files_are_rep
     assert f"skipped {folder / 'notes.txt'}: not an image" in by_name.stderr
     direct = xintud("classify", "--json", str(folder / "photo.img"))
     assert json.loads(direct.stdout)["sha256"] == hashlib.sha256(jpeg).hexdigest()
+
+
+def test_classify_answers_with_what_the_daemon_learned_unless_told_shipped(
+        tmp_path: Path) -> None:
+    import os
+
+    from xintud.engine.classify import Classifier, Job
+    from xintud.engine.learned import LearnedHeads
+    from xintud.engine.models.store import load_models
+    from xintud.learning.propose import Example, propose
+    from xintud.learning.versions import ModelVersions
+
+    photo = write_jpeg(tmp_path / "IMG_1.jpg", seed=4)
+    models = load_models(threads=1)
+    with Classifier(models) as classifier:
+        studied = classifier.study(Job(photo))
+    assert not hasattr(studied, "error")
+    target = "pets" if studied.shipped.category != "pets" else "food"
+    shipped = LearnedHeads(models.glance_head, models.head, models.text_head)
+    proposal = propose([Example(studied.sha256, target, studied.features)], None, "v0001",
+                       shipped)
+    state = tmp_path / "state"
+    ModelVersions(state / "xintud" / "learned").save(proposal.info, proposal.memory,
+                                                     proposal.heads, proposal.hashes)
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+
+    def classify(*extra: str) -> dict:
+        done = subprocess.run([sys.executable, "-m", "xintud", "classify", "--json", *extra,
+                               str(photo)], capture_output=True, text=True, timeout=300,
+                              env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    learned, alone = classify(), classify("--shipped")
+    assert (learned["category"], learned["model"]) == (target, f"{models.version}+v0001")
+    assert (alone["category"], alone["model"]) == (studied.shipped.category, models.version)
+    (state / "xintud" / "learned" / "v0001.npz").write_bytes(b"broken")
+    broken = subprocess.run([sys.executable, "-m", "xintud", "classify", str(photo)],
+                            capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert broken.returncode == 2 and "--shipped" in broken.stderr

@@ -17,7 +17,7 @@ def correction(sha: str, category: str, origin: str = "moved") -> Correction:
 
 
 def test_corrections_are_kept_by_content_and_the_latest_wins(tmp_path: Path) -> None:
-    times = iter([1.0, 2.0, 3.0])
+    times = iter([1.0, 2.0, 3.0, 4.0])
     store = Corrections(open_state_db(tmp_path / "state.db"), clock=lambda: next(times))
     assert store.count() == 0 and store.latest_at() is None
     store.put(correction("a" * 64, "pets"))
@@ -25,7 +25,10 @@ def test_corrections_are_kept_by_content_and_the_latest_wins(tmp_path: Path) -> 
     store.put(correction("a" * 64, "social"))
     assert [(c.sha256[0], c.category, c.made_at) for c in store.all()] == [
         ("b", "travel", 2.0), ("a", "social", 3.0)]
-    assert store.hashes() == {"a" * 64, "b" * 64} and store.latest_at() == 3.0
+    store.put(correction("d" * 64, "receipts", "taught"))
+    assert store.placed_by_hand() == {"a" * 64, "b" * 64}, "an example is not placed by hand"
+    assert store.remove_category("receipts") == 1
+    assert store.latest_at() == 3.0, "the removed example was the latest"
     got = store.get("b" * 64)
     assert got is not None and got.features == b"\0" * 8 and got.origin == "command"
     assert store.remove("a" * 64) and not store.remove("a" * 64)

@@ -170,13 +170,16 @@ def test_recent_is_newest_first_and_limited(records: Records) -> None:
 
 
 def test_bad_records_are_refused(records: Records) -> None:
-    with pytest.raises(ValueError, match="unknown category"):
-        records.upsert(FileRecord(SHA_A, Path("/a.jpg"), category="cats"))
+    for bad in ("Cats!", "fod", ""):  # not a name, too like "food"
+        with pytest.raises(ValueError, match="unknown category"):
+            records.upsert(FileRecord(SHA_A, Path("/a.jpg"), category=bad))
+    records.upsert(FileRecord(SHA_A, Path("/a.jpg"), category="receipts"))  # the user's own
+    records.upsert(FileRecord(SHA_A, Path("/a.jpg"), category="food"))
     with pytest.raises(ValueError, match="not valid JSON"):
         records.upsert(FileRecord(SHA_A, Path("/a.jpg"), result_json="{nope"))
     with pytest.raises(ValueError, match="mark_failed"):
         records.upsert(FileRecord(None, Path("/a.jpg")))
-    assert records.stats().total == 0
+    assert records.stats().total == 1
 
 
 def test_records_table_has_path_index(conn: sqlite3.Connection) -> None:

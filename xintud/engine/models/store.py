@@ -165,3 +165,12 @@ def load_models(threads: int = 2, directory: Path | None = None) -> LoadedModels
     )
 
 
+
+
+def load_heads(directory: Path | None = None) -> tuple[HeadWeights, HeadWeights, HeadWeights]:
+    """The three shipped heads alone (glance, first, text), verified: what a refit starts
+    from, without loading any network."""
+    directory = directory or models_dir()
+    files = read_manifest(directory).files
+    return tuple(load_head(verified_path(directory, files[role]))  # type: ignore[return-value]
+                 for role in HEAD_ROLES)
