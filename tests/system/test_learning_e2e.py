@@ -282,3 +282,25 @@ def test_in_tag_mode_a_category_keyword_changed_in_the_sidecar_is_a_correction(
         assert photo.is_file()
     finally:
         assert tree.stop(daemon) == 0
+
+
+def test_in_copy_mode_correct_moves_the_library_copy_and_leaves_the_original(
+        tree: DaemonTree) -> None:
+    tree.config.write_text(tree.config.read_text().replace('action = "move"', 'action = "copy"'))
+    daemon = tree.start()
+    try:
+        photo = tree.camera / "IMG_0500.jpg"
+        textured_photo(51).save(photo, quality=92)
+        copy = wait_for(lambda: filed_named(tree, "IMG_0500.jpg"), what="the copy filed")
+        assert isinstance(copy, Path)
+        target, folder = ("food", "Food") if folder_of(tree, copy) != "Food" else (
+            "pets", "Pets")
+        done = tree.ctl("--json", "correct", str(copy), target)
+        assert done.returncode == 0, done.stderr
+        moved = Path(json.loads(done.stdout)["path"])
+        assert folder_of(tree, moved) == folder and moved.is_file() and not copy.exists()
+        assert photo.is_file() and sha256(photo) == sha256(moved), "the original stays"
+        assert explain(tree, photo)["category"] == target
+        assert tree.status()["learning"]["corrections"] == 1
+    finally:
+        assert tree.stop(daemon) == 0

@@ -72,12 +72,14 @@ def _when(stamp: Any) -> str:
 
 
 def format_version(info: Mapping[str, Any], in_use: str) -> str:
-    """One version: name, in use or not, when, how many corrections, its note."""
+    """One version: name, in use or not, when, how many corrections, then its note."""
     mark = "*" if info.get("version") == in_use else " "
     counts = ", ".join(f"{c} {n}" for c, n in (info.get("per_category") or {}).items())
-    return printable(f"{mark} {info.get('version')}  {_when(info.get('made_at'))}  "
-                     f"{info.get('examples')} corrections ({counts})\n"
-                     f"      {info.get('note')}")
+    examples = info.get("examples")
+    noun = "correction" if examples == 1 else "corrections"
+    return "\n".join([printable(f"{mark} {info.get('version')}  {_when(info.get('made_at'))}  "
+                                 f"{examples} {noun} ({counts or 'none'})"),
+                      printable(f"      {info.get('note')}")])
 
 
 def format_model(result: Mapping[str, Any]) -> str:
@@ -91,7 +93,8 @@ def format_model(result: Mapping[str, Any]) -> str:
     shipped = "*" if in_use == "shipped" else " "
     lines.append(f"{shipped} shipped  the models as installed, nothing learned")
     due = result.get("refit_due_in_s")
-    lines.append(f"{result.get('corrections', 0)} corrections"
+    count = result.get("corrections", 0)
+    lines.append(f"{count} {'correction' if count == 1 else 'corrections'} and examples"
                  + (f"; a refit is due in {due:.0f} s" if isinstance(due, (int, float)) else ""))
     return "\n".join(lines)
 

@@ -244,8 +244,8 @@ def format_status(result: Mapping[str, Any]) -> str:
         lines.append(f"  last: {printable(str(result['last_action']))}")
     learning = result.get("learning") or {}
     if learning.get("corrections") or learning.get("in_use", "shipped") != "shipped":
-        lines.append(f"  learned: {learning.get('corrections', 0)} corrections and examples · "
-                     f"version {learning.get('in_use')} (`xintuctl model`)")
+        lines.append(f"  learned from you: version {learning.get('in_use')}, corrections and "
+                     f"examples {learning.get('corrections', 0)} (`xintuctl model`)")
     duplicates = format_duplicates_status(result.get("duplicates"))
     if duplicates:
         lines.append(duplicates)
@@ -318,6 +318,9 @@ def format_explain(result: Mapping[str, Any], top: int = 5) -> str:
     metadata cues and the rules and gates that applied."""
     lines = [printable(str(result.get("path", "?")))]
     verdict = f"  category: {result.get('category') or 'none'} ({_score(result.get('confidence'))})"
+    if result.get("engine_category"):
+        verdict = (f"  category: {result.get('category')} (yours; the engine said "
+                   f"{result['engine_category']} {_score(result.get('confidence'))})")
     state = f"  state: {result.get('state', '?')}"
     if result.get("action"):
         state += f" · {result['action']}" + (f" -> {result['dest']}" if result.get("dest") else "")

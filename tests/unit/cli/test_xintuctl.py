@@ -545,7 +545,8 @@ def test_learning_commands_send_their_arguments_and_read_as_text(
 ) -> None:
     path, handler = daemon
     plain = xintuctl("--socket", str(path), "model").stdout
-    assert "* v0001" in plain and "3 corrections (pets 3)" in plain and "  shipped" in plain
+    assert "* v0001" in plain and "3 corrections (pets 3)\n      remembers 3" in plain
+    assert "  shipped" in plain
     xintuctl("--socket", str(path), "model", "rollback", "shipped")
     assert (handler.requests[-1].args.action, handler.requests[-1].args.version) == (
         "rollback", "shipped")
@@ -584,6 +585,14 @@ def test_status_names_what_was_learned() -> None:
                "learning": {"corrections": 12, "in_use": "v0003"}}
     text = format_status(learned)
     assert "model xintud-2026.11+v0003" in text
-    assert "  learned: 12 corrections and examples · version v0003 (`xintuctl model`)" in text
+    assert "  learned from you: version v0003, corrections and examples 12" in text
     quiet = format_status({**STATUS, "learning": {"corrections": 0, "in_use": "shipped"}})
     assert "learned" not in quiet
+
+
+def test_explain_of_a_corrected_photo_says_whose_category_it_is() -> None:
+    from xintud.cli.xintuctl import format_explain
+
+    text = format_explain({**EXPLAIN, "category": "pets", "engine_category": "other",
+                           "confidence": 0.95})
+    assert "  category: pets (yours; the engine said other 0.95)" in text
