@@ -82,3 +82,23 @@ def textured_photo(seed: int, size: tuple[int, int] = (1200, 900)) -> Image.Imag
     ground = np.where(rows > 0.45, [0.35, 0.55, 0.25], [0.55, 0.7, 0.95])
     pixels = (0.5 * layers / 1.87 + 0.6 * ground) * 255
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def phone_picture_bytes(fmt: str, size: tuple[int, int] = (800, 600), orientation: int = 1,
+                        quality: int = 80, seed: int | None = None) -> bytes:
+    """A HEIF (written by pillow-heif itself) or AVIF (by Pillow's own plugin) as a phone saves
+    it: camera EXIF with its orientation and date; the top-left quarter red, the rest blue
+    (or, with a seed, a drawn scene)."""
+    if fmt == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    if seed is not None:
+        stored = scene(size, seed)
+    else:
+        stored = Image.new("RGB", size, (0, 0, 255))
+        stored.paste((255, 0, 0), (0, 0, size[0] // 2, size[1] // 2))
+    buffer = io.BytesIO()
+    stored.save(buffer, fmt, quality=quality,
+                exif=camera_exif("Apple", "iPhone 15", orientation).tobytes())
+    return buffer.getvalue()

@@ -26,7 +26,14 @@ import pytest
 from PIL import Image
 
 from tests.support.daemon_tree import DaemonTree, sha256, wait_for
-from tests.support.images import camera_exif, jpeg_bytes, png_bomb_bytes, scene, write_jpeg
+from tests.support.images import (
+    camera_exif,
+    jpeg_bytes,
+    phone_picture_bytes,
+    png_bomb_bytes,
+    scene,
+    write_jpeg,
+)
 from xintud.cli.xintuctl import format_recent, json_result
 from xintud.config.load import ConfigError, validate_config
 from xintud.control.protocol import encode_reply
@@ -135,6 +142,9 @@ def make_zoo() -> Zoo:
         "bomb-header.jpg": jpeg_claiming_size(65000, 65000),
         "postscript.jpg": b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n",
         "bad-crc.png": png_with_bad_crc(),
+        "truncated.heic": phone_picture_bytes("HEIF", (320, 240))[:700],
+        "half.heic": (lambda d: d[: len(d) // 2])(phone_picture_bytes("HEIF", (640, 480))),
+        "text.heic": b"not a picture at all, only a name\n",
     })
     seeds = iter(range(100, 1000))
     zoo.good.update({
@@ -151,6 +161,9 @@ def make_zoo() -> Zoo:
         "animated.png": animation("PNG", next(seeds)),
         "photo.tif": encoded(scene((120, 90), seed=next(seeds)), "TIFF"),
         "photo.bmp": encoded(scene((120, 90), seed=next(seeds)), "BMP"),
+        "IMG_0001.HEIC": phone_picture_bytes("HEIF", (160, 120), 6, seed=next(seeds)),
+        "IMG_0002.heic": phone_picture_bytes("HEIF", (160, 120), seed=next(seeds)),
+        "photo.avif": phone_picture_bytes("AVIF", (160, 120), 8, seed=next(seeds)),
         "panorama.jpg": encoded(scene((12000, 2000), seed=next(seeds)), "JPEG", quality=60),
         "strip.png": encoded(scene((20000, 2), seed=next(seeds)), "PNG"),
         "line.jpg": encoded(scene((65000, 1), seed=next(seeds)), "JPEG"),

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.daemon_tree import DaemonTree, wait_for
-from tests.support.images import write_jpeg
+from tests.support.images import phone_picture_bytes, write_jpeg
 
 KILL_SEED = 20261129
 KILL_PHOTOS = 200
@@ -48,8 +48,12 @@ def make_photos(folder: Path, count: int, first_seed: int = 0,
     """`count` distinct small JPEGs in `folder`; returns sha256 → file name."""
     photos: dict[str, str] = {}
     for i in range(count):
-        path = write_jpeg(folder / f"IMG_{first_seed + i:04d}.jpg", size=size,
-                          seed=first_seed + i, quality=80 + i % 15)
+        if i % 4 == 3:  # an iPhone's HEIC among the JPEGs
+            path = folder / f"IMG_{first_seed + i:04d}.HEIC"
+            path.write_bytes(phone_picture_bytes("HEIF", size, seed=first_seed + i))
+        else:
+            path = write_jpeg(folder / f"IMG_{first_seed + i:04d}.jpg", size=size,
+                              seed=first_seed + i, quality=80 + i % 15)
         photos[file_sha256(path)] = path.name
     assert len(photos) == count, "the test photos must all be distinct"
     return photos

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--batch-size", type=int, default=8)
     classify.add_argument("--kind", choices=("camera", "screenshots"),
                           help="treat the files as coming from this kind of folder")
+    classify.add_argument("--providers", type=lambda text: [p for p in text.split(",") if p],
+                          default=[], metavar="P[,P...]",
+                          help="onnxruntime execution providers, e.g. cuda,cpu (default: cpu)")
     classify.add_argument("--shipped", action="store_true",
                           help="the shipped models alone, without what xintud learned from "
                                "your corrections (used by default, as the daemon does)")
@@ -136,7 +139,7 @@ def run_classify(args: argparse.Namespace) -> int:
     from xintud.engine.models.store import load_models
 
     try:
-        models = load_models(threads=args.threads)
+        models = load_models(threads=args.threads, providers=args.providers)
     except ModelError as exc:
         if args.json:
             print(json_text({"error": str(exc)}), flush=True)

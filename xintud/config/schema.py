@@ -265,6 +265,16 @@ class DaemonConfig(_Strict):
         return int(logging.getLevelName(self.log_level.upper()))
 
 
+class EngineConfig(_Strict):
+    """What the networks run on."""
+
+    providers: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default_factory=lambda: ["cpu"],
+        description='onnxruntime execution providers in order of preference, e.g. ["cuda", '
+                    '"cpu"] (full names like "CUDAExecutionProvider" too); checked against '
+                    "what the installed onnxruntime offers; the CPU is always the fallback")
+
+
 class LearningConfig(_Strict):
     """How the daemon learns from the user's corrections."""
 
@@ -298,6 +308,8 @@ class Config(_Strict):
         default_factory=list, description="extra glob patterns on file names to skip")
     daemon: DaemonConfig = Field(default_factory=DaemonConfig,
                                  description="how the daemon paces itself")
+    engine: EngineConfig = Field(default_factory=EngineConfig,
+                                 description="what the networks run on")
     learning: LearningConfig = Field(default_factory=LearningConfig,
                                      description="how the daemon learns from corrections")
 

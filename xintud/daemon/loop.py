@@ -21,7 +21,7 @@ from xintud.control.server import ControlServer
 from xintud.core.paths import AppPaths
 from xintud.daemon.backfill import track_duplicates
 from xintud.daemon.batch import BatchProcessor, recover_state
-from xintud.daemon.models import ModelHolder, model_version
+from xintud.daemon.models import ModelHolder, check_providers, model_version, providers_usable
 from xintud.daemon.teaching import Teaching
 from xintud.engine.learned import model_name
 from xintud.intake.scan import ScanFolder, kind_of, scan_for_missed
@@ -85,7 +85,9 @@ class Daemon:
         self.journal = Journal(self.conn)
         self.actor = Actor(self.journal, dry_run=config.daemon.dry_run,
                            library_root=prepare_library_root(config))
-        self.models = ModelHolder(config.daemon.inference_threads, config.daemon.batch_size)
+        check_providers(config.engine.providers)
+        self.models = ModelHolder(config.daemon.inference_threads, config.daemon.batch_size,
+                                  config.engine.providers)
         self.settler = Settler(config.daemon.settle_seconds)
         self.watcher = self._make_watcher(config)
         self.duplicates, self.backfill = track_duplicates(self.conn, self.records, self.models.get)
@@ -298,7 +300,7 @@ class Daemon:
 
     def _apply_new_config(self) -> None:
         config = self.flags.take_config()
-        if config is None:
+        if config is None or not providers_usable(config.engine.providers):
             return
         self.watcher.stop()
         self.teaching.stop()
@@ -310,6 +312,7 @@ class Daemon:
         self.processor.config = self.config
         self.models.threads = config.daemon.inference_threads
         self.models.batch_size = config.daemon.batch_size
+        self.models.providers = tuple(config.engine.providers)
         self.models.unload(why="to apply the new config")
         self.watcher.start()
         self.teaching.start()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 from xintud.engine.classify import Classifier
 from xintud.engine.learned import Learned
 from xintud.engine.models.manifest import ModelError, models_dir, read_manifest
 from xintud.engine.models.memory import release_model_memory, use_one_malloc_arena
+from xintud.engine.models.providers import resolve_providers, short_name
 from xintud.engine.models.store import load_models
 
 logger = logging.getLogger("xintud")
@@ -18,9 +20,10 @@ logger = logging.getLogger("xintud")
 class ModelHolder:
     """Loads the models on first use and drops them after an idle time (memory back to the OS)."""
 
-    def __init__(self, threads: int, batch_size: int) -> None:
+    def __init__(self, threads: int, batch_size: int, providers: Sequence[str] = ()) -> None:
         self.threads = threads
         self.batch_size = batch_size
+        self.providers = tuple(providers)
         self._classifier: Classifier | None = None
         self.learned: Learned | None = None  # what the user taught, applied from the next photo
         self.last_used = time.monotonic()
@@ -30,9 +33,11 @@ class ModelHolder:
         """The classifier, loading the models if they are not loaded."""
         if self._classifier is None:
             started = time.monotonic()
-            self._classifier = Classifier(load_models(self.threads), batch_size=self.batch_size,
+            models = load_models(self.threads, providers=self.providers)
+            self._classifier = Classifier(models, batch_size=self.batch_size,
                                           learned=self.learned)
-            logger.info("models loaded in %.1f s", time.monotonic() - started)
+            logger.info("models loaded in %.1f s (on %s)", time.monotonic() - started,
+                        ", ".join(short_name(p) for p in models.providers))
         self.last_used = time.monotonic()
         return self._classifier
 
@@ -78,3 +83,19 @@ def model_version() -> str:
         return read_manifest(models_dir()).version
     except ModelError:
         return "unknown (manifest unreadable)"
+
+
+def check_providers(providers: Sequence[str]) -> None:
+    """Refuse, at start, execution providers the installed onnxruntime does not offer
+    (ModelError naming those it does); the CPU alone needs no check and loads nothing."""
+    resolve_providers(providers)
+
+
+def providers_usable(providers: Sequence[str]) -> bool:
+    """check_providers for a config reload: False, with the reason logged, keeps the old."""
+    try:
+        check_providers(providers)
+    except ModelError as exc:
+        logger.error("config not reloaded, the old one stays in use: %s", exc)
+        return False
+    return True

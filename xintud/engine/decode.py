@@ -14,6 +14,7 @@ import re
 import stat
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -181,6 +182,7 @@ def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
     exif = image.getexif()
     orientation = _int_tag(exif.get(EXIF_ORIENTATION)) or 1
     fmt = image.format or "unknown"
+    shown_as = _int_tag(image.info.get("original_orientation")) or orientation  # HEIF
     frames = getattr(image, "n_frames", 1)
     has_alpha = _has_alpha(image)
     mode = image.mode
@@ -205,7 +207,7 @@ def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
         software=_text_tag(exif.get(EXIF_SOFTWARE)),
         user_comment=_text_tag(exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)),
         taken_at=_taken_at(exif),
-        orientation=orientation,
+        orientation=shown_as,
         jpeg_quality=jpeg_quality(image),
         rating=embedded_rating(image),
     )
@@ -226,11 +228,20 @@ def sniff_format(data: bytes) -> str | None:
     """The photo format the first bytes announce (16 are enough), if any."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WebP"
+    if data[4:8] == b"ftyp":  # ISO base media: the major brand says which
+        return _FTYP_BRANDS.get(data[8:12])
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
             return fmt
     return None
 
+
+# Major brands of still pictures in an ISO base media file (a .mov or .mp4 has others).
+_FTYP_BRANDS: dict[bytes, str] = {
+    **dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"),
+                    "HEIF"),
+    b"avif": "AVIF", b"avis": "AVIF",
+}
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -245,7 +256,24 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 
 def _photo_formats() -> list[str]:
     Image.init()  # registers every plugin once; cheap afterwards
+    _register_heif()
     return [fmt for fmt in PHOTO_FORMATS if fmt in Image.OPEN]
+
+
+@lru_cache(maxsize=1)
+def _register_heif() -> None:
+    """Let Pillow open HEIC/HEIF through pillow-heif, once per process (a Pillow plugin is
+    process-wide by nature). One decoding thread: pictures are decoded side by side, one per
+    worker, and more libheif threads gained nothing on a 12 MP photo (0.49 s with 1, 0.45 s
+    with 2 or 4; 4.1 photos/s with two workers either way). Its thumbnails are not used: an
+    iPhone's are 320×240, below what the networks are given. libheif applies the picture's
+    rotation and mirroring itself and sets the EXIF orientation to 1 (the original is kept
+    in info["original_orientation"]), so _upright does nothing more for HEIF."""
+    try:
+        import pillow_heif
+    except ImportError:  # then HEIF is simply not among the formats read
+        return
+    pillow_heif.register_heif_opener(thumbnails=False, decode_threads=1)
 
 
 def _check_pixel_budget(image: Image.Image, name: str) -> None:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
+    {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif",
+     ".hif", ".avif"}
 )
 
 # Names that writers use while a file is incomplete. Dot-names cover rsync (.name.XXXXXX),

@@ -187,3 +187,33 @@ def test_wide_panorama_jpeg_decodes_small(tmp_path: Path) -> None:
     decoded = decode_image(path)
     assert min(decoded.image.size) == WORKING_SIZE
     assert decoded.image.width / decoded.image.height == pytest.approx(6, rel=0.02)
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("HEIF", ".heic"), ("AVIF", ".avif")])
+def test_phone_formats_decode_upright_with_their_exif(tmp_path: Path, fmt: str,
+                                                      suffix: str) -> None:
+    from tests.support.images import phone_picture_bytes
+    from xintud.engine.decode import sniff_format
+
+    data = phone_picture_bytes(fmt, (800, 600), orientation=6)  # a portrait shot sideways
+    path = tmp_path / f"IMG_0001{suffix}"
+    path.write_bytes(data)
+    decoded = decode_image(path)
+    assert decoded.meta.format == fmt and sniff_format(data[:16]) == fmt
+    assert (decoded.meta.width, decoded.meta.height) == (600, 800)
+    assert decoded.image.size == (WORKING_SIZE, 597)
+    red, _, blue = decoded.image.getpixel((WORKING_SIZE - 20, 20))  # turned: top-right
+    assert red > 200 and blue < 60
+    assert decoded.meta.camera_make == "Apple" and decoded.meta.has_camera_exif
+    assert decoded.meta.taken_at is not None and decoded.meta.taken_at.year == 2026
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_a_truncated_heic_is_a_clear_error(tmp_path: Path, keep: float) -> None:
+    from tests.support.images import phone_picture_bytes
+
+    data = phone_picture_bytes("HEIF", (640, 480))
+    path = tmp_path / "IMG_0002.HEIC"
+    path.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(DecodeError, match=r"IMG_0002\.HEIC: damaged"):
+        decode_image(path)

@@ -8,6 +8,7 @@ leave behind.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from xintud.engine.models.manifest import (
     read_manifest,
     verified_path,
 )
+from xintud.engine.models.providers import CPU, resolve_providers
 from xintud.engine.models.text import TextDetector
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ class LoadedModels:
     text_head: HeadWeights  # the answer once the text detector has read it too (engine.gates)
     manifest: Manifest
     threads: int = 1  # how many pictures may be analysed at once (one session thread each)
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)  # what the sessions run on
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -89,26 +92,27 @@ def session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
-def open_session(path: Path, threads: int) -> ort.InferenceSession:
-    """An onnxruntime CPU session for one verified model file."""
+def open_session(path: Path, threads: int, providers: Sequence[str] = (CPU,)
+                 ) -> ort.InferenceSession:
+    """An onnxruntime session for one verified model file (providers: resolve_providers)."""
     import onnxruntime as ort
 
     try:
         return ort.InferenceSession(
-            str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+            str(path), sess_options=session_options(threads), providers=list(providers)
         )
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelError(f"model file {path} cannot be loaded ({exc}); {REINSTALL_HINT}") from exc
 
 
 def build_perception(paths: dict[str, Path], manifest: Manifest, labels: Labels,
-                     threads: int = 1) -> Perception:
+                     threads: int = 1, providers: Sequence[str] = (CPU,)) -> Perception:
     """Sessions for the network files (by role, PERCEPTION_ROLES), run by the manifest's
     contracts."""
     files = manifest.files
 
     def session(role: str) -> ort.InferenceSession:
-        return open_session(paths[role], threads)
+        return open_session(paths[role], threads, providers)
 
     nets = [FaceNet(name, session(f"face_{name}"), files[f"face_{name}"])
             for name in ("pnet", "rnet", "onet")]
@@ -138,8 +142,11 @@ def read_labels(imagenet_path: Path, coco_path: Path) -> Labels:
     )
 
 
-def load_models(threads: int = 2, directory: Path | None = None) -> LoadedModels:
+def load_models(threads: int = 2, directory: Path | None = None,
+                providers: Sequence[str] = ()) -> LoadedModels:
     """Verify and load every model in the manifest; raises ModelError with a fix on failure.
+
+    `providers`: the config's names (resolve_providers; default the CPU alone).
 
     `threads` is how many pictures the classifier may analyse at once. Each session runs
     single-threaded and is shared by those workers: on networks this small, onnxruntime's
@@ -153,7 +160,9 @@ def load_models(threads: int = 2, directory: Path | None = None) -> LoadedModels
             raise ModelError(f"model manifest in {directory} lists no {role}; {REINSTALL_HINT}")
     files = manifest.files
     paths = {role: verified_path(directory, files[role]) for role in PERCEPTION_ROLES}
-    perception = build_perception(paths, manifest, load_labels(directory, manifest))
+    chosen = resolve_providers(providers)
+    perception = build_perception(paths, manifest, load_labels(directory, manifest),
+                                  providers=chosen)
     return LoadedModels(
         version=manifest.version,
         perception=perception,
@@ -162,6 +171,7 @@ def load_models(threads: int = 2, directory: Path | None = None) -> LoadedModels
         text_head=load_head(verified_path(directory, files["head_text"])),
         manifest=manifest,
         threads=max(1, threads),
+        providers=tuple(chosen),
     )
 
 
