@@ -1,8 +1,10 @@
 """Phone formats benchmark: `python -m bench.formats [--count N] [--repeats R]`.
 
 12 MP HEIC photos next to the same photos as 12 MP JPEGs (bench/data.py's camera set,
-re-encoded by pillow-heif at quality 80, EXIF kept): photos/s decoding alone and through the
-whole classifier as the daemon runs it, the two formats alternating, medians of the runs.
+re-encoded by pillow-heif at quality 80, EXIF kept), and as TIFF-based RAW files (.NEF) that
+carry the JPEG as their full-size preview, as Nikon's do (tests/support/raw.py builds them):
+photos/s decoding alone and through the whole classifier as the daemon runs it, the formats
+alternating, medians of the runs.
 Prints JSON and writes bench/out/formats.json. The HEIC files are cached beside the JPEGs
 (encoding one 12 MP HEIC takes ~10 s).
 """
@@ -48,6 +50,20 @@ def heic_twins(jpegs: tuple[Path, ...], folder: Path) -> list[Path]:
     return twins
 
 
+def raw_twins(jpegs: tuple[Path, ...], folder: Path) -> list[Path]:
+    """Each JPEG as the preview inside a TIFF-based RAW (cached)."""
+    from tests.support.raw import tiff_raw
+
+    folder.mkdir(parents=True, exist_ok=True)
+    twins = []
+    for jpeg in jpegs:
+        twin = folder / f"{jpeg.stem}.NEF"
+        if not twin.exists():
+            twin.write_bytes(tiff_raw(jpeg.read_bytes()))
+        twins.append(twin)
+    return twins
+
+
 def decode_all(files: list[Path]) -> None:
     """Decode every file as the engine does (the working-size picture and its metadata)."""
     for path in files:
@@ -64,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     jpegs = list(data.camera_photos(args.data, args.count).files)
     heics = heic_twins(tuple(jpegs), args.data / f"heic-{args.count}")
-    sets = {"jpeg": jpegs, "heic": heics}
+    raws = raw_twins(tuple(jpegs), args.data / f"raw-{args.count}")
+    sets = {"jpeg": jpegs, "heic": heics, "raw": raws}
     runs: dict[str, dict[str, list[float]]] = {k: {"decode": [], "classify": []} for k in sets}
     loads = []
     models = load_models(threads=DaemonConfig().inference_threads)
@@ -89,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                  for k, r in runs.items()},
         "heic_vs_jpeg_classify": round(median(runs["heic"]["classify"])
                                        / median(runs["jpeg"]["classify"]), 2),
+        "raw_vs_jpeg_classify": round(median(runs["raw"]["classify"])
+                                      / median(runs["jpeg"]["classify"]), 2),
         "load_average_1min": loads,
     }
     print(json.dumps(results, indent=1))

@@ -27,6 +27,7 @@ import pytest
 
 from tests.support.daemon_tree import DaemonTree, wait_for
 from tests.support.images import phone_picture_bytes, write_jpeg
+from tests.support.videos import movie_bytes
 
 KILL_SEED = 20261129
 KILL_PHOTOS = 200
@@ -44,12 +45,18 @@ def file_sha256(path: Path) -> str:
 
 
 def make_photos(folder: Path, count: int, first_seed: int = 0,
-                size: tuple[int, int] = (96, 72)) -> dict[str, str]:
-    """`count` distinct small JPEGs in `folder`; returns sha256 → file name."""
+                size: tuple[int, int] = (96, 72),
+                companions: dict[str, str] | None = None) -> dict[str, str]:
+    """`count` distinct small JPEGs and HEICs in `folder`; returns sha256 → file name. With
+    `companions`, every HEIC is a Live Photo: its .MOV is written first and noted there."""
     photos: dict[str, str] = {}
     for i in range(count):
         if i % 4 == 3:  # an iPhone's HEIC among the JPEGs
             path = folder / f"IMG_{first_seed + i:04d}.HEIC"
+            if companions is not None:
+                video = path.with_suffix(".MOV")
+                video.write_bytes(movie_bytes(None, mdat_bytes=1000 + first_seed + i))
+                companions[file_sha256(video)] = video.name
             path.write_bytes(phone_picture_bytes("HEIF", size, seed=first_seed + i))
         else:
             path = write_jpeg(folder / f"IMG_{first_seed + i:04d}.jpg", size=size,
@@ -116,17 +123,19 @@ class ActionRow:
     dst: Path
     state: str
     reverses: int | None
+    part_of: int | None = None
 
 
 def read_actions(tree: DaemonTree) -> list[ActionRow]:
     """The journal, read straight from the database (WAL lets this run beside the daemon)."""
     conn = sqlite3.connect(f"file:{state_db(tree)}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT id, kind, sha256, src, dst, state, reverses FROM actions "
-                            "ORDER BY id").fetchall()
+        rows = conn.execute("SELECT id, kind, sha256, src, dst, state, reverses, part_of FROM "
+                            "actions ORDER BY id").fetchall()
     finally:
         conn.close()
-    return [ActionRow(int(r[0]), r[1], r[2], Path(r[3]), Path(r[4]), r[5], r[6]) for r in rows]
+    return [ActionRow(int(r[0]), r[1], r[2], Path(r[3]), Path(r[4]), r[5], r[6], r[7])
+            for r in rows]
 
 
 def max_action_id(tree: DaemonTree, begun_only: bool = False) -> int:
@@ -144,13 +153,24 @@ def max_action_id(tree: DaemonTree, begun_only: bool = False) -> int:
     return int(row[0] or 0)
 
 
-def assert_journal_matches_disk(tree: DaemonTree, photos: dict[str, str]) -> Counter[str]:
+def assert_journal_matches_disk(tree: DaemonTree, photos: dict[str, str],
+                                companions: dict[str, str] | None = None) -> Counter[str]:
     """Every photo moved by exactly one done action, whose destination holds it and whose
-    source is gone; nothing left begun; every rolled-back or failed try was done later."""
+    source is gone; nothing left begun; every rolled-back or failed try was done later. Every
+    companion moved by one done action part of its photo's, beside it under its name."""
     actions = read_actions(tree)
     states = Counter(a.state for a in actions)
     assert states["begun"] == 0, "journal actions left unfinished after recovery"
-    done = [a for a in actions if a.state == "done" and a.kind == "move" and a.reverses is None]
+    by_id = {a.id: a for a in actions}
+    members = [a for a in actions if a.state == "done" and a.part_of is not None]
+    assert Counter(a.sha256 for a in members) == Counter(dict.fromkeys(companions or {}, 1))
+    for member in members:
+        photo = by_id[member.part_of]  # type: ignore[index]
+        assert photo.state == "done" and member.dst.parent == photo.dst.parent, \
+            f"{member.dst} is split from its photo {photo.dst}"
+        assert member.dst.stem == photo.dst.stem and file_sha256(member.dst) == member.sha256
+    done = [a for a in actions if a.state == "done" and a.kind == "move" and a.reverses is None
+            and a.part_of is None]
     per_photo = Counter(a.sha256 for a in done)
     assert set(per_photo) == set(photos), "a photo's move is missing from the journal"
     twice = [photos[sha] for sha, n in per_photo.items() if n > 1]
@@ -160,7 +180,7 @@ def assert_journal_matches_disk(tree: DaemonTree, photos: dict[str, str]) -> Cou
         assert file_sha256(action.dst) == action.sha256, f"{action.dst} is not what was moved"
         assert not action.src.exists(), f"{action.src} still there after a done move"
     for action in actions:
-        if action.state in ("rolled_back", "failed"):
+        if action.state in ("rolled_back", "failed") and action.part_of is None:
             assert per_photo[action.sha256] == 1, f"{action.src} was given up, never filed"
     records = read_records(tree)
     for action in done:
@@ -243,16 +263,17 @@ class KillFigures:
     start_seconds: list[float] = field(default_factory=list)  # launch → socket answering
 
 
-def top_up(tree: DaemonTree, photos: dict[str, str]) -> None:
+def top_up(tree: DaemonTree, photos: dict[str, str], companions: dict[str, str]) -> None:
     """Keep photos waiting, so that every kill comes while filing however fast this machine."""
     if sum(1 for _ in tree.camera.iterdir()) < KILL_TOP_UP:
-        more = make_photos(tree.camera, KILL_TOP_UP, first_seed=len(photos))
+        more = make_photos(tree.camera, KILL_TOP_UP, first_seed=len(photos),
+                           companions=companions)
         assert not set(more) & set(photos), "the test photos must all be distinct"
         photos |= more
 
 
-def kill_repeatedly(tree: DaemonTree, photos: dict[str, str], rng: random.Random,
-                    figures: KillFigures, *, atomic: bool) -> None:
+def kill_repeatedly(tree: DaemonTree, photos: dict[str, str], companions: dict[str, str],
+                    rng: random.Random, figures: KillFigures, *, atomic: bool) -> None:
     """Start, let it file for a random while, kill -9; check nothing was lost; repeat.
 
     Three kinds of moment: (journal) within a few ms of the journal showing an action begun,
@@ -262,7 +283,7 @@ def kill_repeatedly(tree: DaemonTree, photos: dict[str, str], rng: random.Random
     the previous kill.
     """
     for point in range(KILL_POINTS):
-        top_up(tree, photos)
+        top_up(tree, photos, companions)
         mode = "startup" if point % 5 == 4 else ("random" if point % 2 else "journal")
         if mode == "startup":
             process = launch(tree, wait=False)
@@ -288,15 +309,16 @@ def kill_repeatedly(tree: DaemonTree, photos: dict[str, str], rng: random.Random
         figures.by_mode[mode] += 1
         figures.while_filing += any(tree.camera.iterdir())
         figures.filed_when_killed.append(len(tree.library_files()))
-        assert_no_photo_lost(tree, photos, atomic=atomic)
+        assert_no_photo_lost(tree, {**photos, **companions}, atomic=atomic)
 
 
 def run_kill_test(tree: DaemonTree, variant: str, seed: int, *, atomic: bool) -> None:
     rng = random.Random(seed)
     print(f"kill test {variant}: seed {seed}, {KILL_PHOTOS} photos, {KILL_POINTS} kill points")
-    photos = make_photos(tree.camera, KILL_PHOTOS)
+    companions: dict[str, str] = {}  # every HEIC's Live Photo video: moved as one set
+    photos = make_photos(tree.camera, KILL_PHOTOS, companions=companions)
     figures = KillFigures(variant, seed)
-    kill_repeatedly(tree, photos, rng, figures, atomic=atomic)
+    kill_repeatedly(tree, photos, companions, rng, figures, atomic=atomic)
     assert figures.while_filing == figures.kills, "every kill must come while filing"
 
     process = tree.start()
@@ -308,9 +330,9 @@ def run_kill_test(tree: DaemonTree, variant: str, seed: int, *, atomic: bool) ->
     finally:
         assert tree.stop(process) == 0, tree.logs()[-3000:]
 
-    assert_every_photo_once(tree, photos)
+    assert_every_photo_once(tree, {**photos, **companions})
     assert not any(tree.camera.iterdir()), "photos left in the watch folder"
-    states = assert_journal_matches_disk(tree, photos)
+    states = assert_journal_matches_disk(tree, photos, companions)
     assert status["processed"] == len(photos), status
     assert status["failed"] == 0, status
     assert sum(status["per_category"].values()) == len(photos), status

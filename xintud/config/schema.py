@@ -152,6 +152,15 @@ def layout_problem(layout: str) -> str | None:
     return None if problem is None else f"{layout!r} renders to {sample!r}, which {problem}"
 
 
+def _check_video_layout(layout: str) -> str:
+    if layout == "leave":
+        return layout
+    if "{category" in layout:
+        raise ValueError(f"{layout!r}: a video has no category; use {{year}}, {{month}}, "
+                         '{day} or "leave"')
+    return _check_layout(layout)
+
+
 def _check_layout(layout: str) -> str:
     problem = layout_problem(layout)
     if problem is not None:
@@ -218,6 +227,12 @@ class LibraryConfig(_Strict):
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0,
                                   description="a photo classified below this is handled by "
                                               "below_threshold")
+    videos: Annotated[str, AfterValidator(_check_video_layout)] = Field(
+        "Videos/{year}/{month}", description='folder under root for a video without a photo '
+        'twin, by the date it was made ({year}, {month}, {day}); "leave" leaves them')
+    video_twin_wait_seconds: float = Field(
+        60.0, ge=0.0, le=86400.0, description="how long a video waits for a photo of its name "
+        "(a Live Photo's, uploaded separately) before it is filed as a video")
     below_threshold: Literal["leave", "other"] = Field(
         "leave", description='"leave" an unsure photo where it is, or file it as "other"')
 

@@ -11,6 +11,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -23,10 +24,14 @@ from xintud.core.facts import (
     analysis_from_json,
     result_to_json,
 )
+from xintud.core.formats import RAW_SUFFIXES
 from xintud.core.text import printable
 from xintud.engine.classify import Classifier, Job
 from xintud.engine.decode import DecodeError, read_file_bytes
 from xintud.engine.models.manifest import ModelError
+from xintud.intake.companions import companions_of, image_twin_of_raw, photos_for
+from xintud.intake.settle import IMAGE_SUFFIXES
+from xintud.intake.video import is_video_file, is_video_name
 from xintud.library.actor import Actor
 from xintud.library.outcome import ActOutcome, Status
 from xintud.library.placement import Placement, place
@@ -134,6 +139,8 @@ class BatchProcessor:
         if path.is_symlink() or not path.exists():
             logger.debug("%s is gone or a symlink; nothing to do", path)
             return None
+        if self._goes_with_its_twin(path):
+            return None
         try:
             data = read_file_bytes(path)
         except DecodeError as exc:
@@ -149,6 +156,19 @@ class BatchProcessor:
             self._recognise(known, path)
             return None
         return Job(path, item.kind, data, sha256)
+
+    def _goes_with_its_twin(self, path: Path) -> bool:
+        """A RAW with a JPEG (or HEIC) twin is one photo with it: classified once, from the
+        twin, and moved as its companion (now, or after it when the twin is filed already)."""
+        if path.suffix.lower() not in RAW_SUFFIXES:
+            return False
+        twin = image_twin_of_raw(path, IMAGE_SUFFIXES)
+        filed = self.records.filed_from(photos_for(path, IMAGE_SUFFIXES - RAW_SUFFIXES))
+        if twin is None and filed is None:
+            return False
+        logger.info("%s goes with its twin %s", printable(path.name),
+                    printable((twin or (filed.original_path if filed else path)).name))
+        return True
 
     def _recognise(self, known: FileRecord, path: Path) -> None:
         """A photo we have seen before, at this or another path: never filed twice."""
@@ -222,9 +242,9 @@ class BatchProcessor:
         if placement.action == "tag":
             return self.actor.tag(path, placement.category, analysis.sha256)
         assert placement.dst_dir is not None
-        if placement.action == "copy":
-            return self.actor.copy(path, placement.dst_dir, analysis.sha256)
-        return self.actor.move(path, placement.dst_dir, analysis.sha256)
+        kind: ActionKind = "copy" if placement.action == "copy" else "move"
+        return self.actor.file_set(kind, path, placement.dst_dir, analysis.sha256,
+                                   settled_companions(path, self.config.daemon.settle_seconds))
 
     def _record(self, analysis: Analysis, path: Path, placement: Placement,
                 outcome: ActOutcome | None) -> None:
@@ -309,3 +329,23 @@ def recover_state(actor: Actor, processor: BatchProcessor, journal: Journal,
     returned = queue.recover_inflight()
     if returned:
         logger.info("%d photos were in flight at the last stop; queued again", returned)
+
+
+def settled_companions(photo: Path, settle_seconds: float) -> list[Path]:
+    """The photo's companions that are complete (unchanged for the settle time): one still
+    being written follows later, when it settles (daemon/companions.py)."""
+    now = time.time()
+    found = []
+    for companion in companions_of(photo):
+        try:
+            if now - companion.stat().st_mtime < settle_seconds:
+                continue
+        except OSError:
+            continue
+        if is_video_name(companion) and not is_video_file(companion):
+            logger.warning("%s is named like %s's video but is not one (no MP4/MOV boxes); "
+                           "it stays where it is — check what wrote it", printable(
+                               companion.name), printable(photo.name))
+            continue
+        found.append(companion)
+    return found

@@ -21,7 +21,9 @@ from xintud.control.server import ControlServer
 from xintud.core.paths import AppPaths
 from xintud.daemon.backfill import track_duplicates
 from xintud.daemon.batch import BatchProcessor, recover_state
-from xintud.daemon.models import ModelHolder, check_providers, model_version, providers_usable
+from xintud.daemon.companions import CompanionFollower
+from xintud.daemon.models import ModelHolder, model_version, providers_usable
+from xintud.daemon.side import SideWatchers
 from xintud.daemon.teaching import Teaching
 from xintud.engine.learned import model_name
 from xintud.intake.scan import ScanFolder, kind_of, scan_for_missed
@@ -85,7 +87,6 @@ class Daemon:
         self.journal = Journal(self.conn)
         self.actor = Actor(self.journal, dry_run=config.daemon.dry_run,
                            library_root=prepare_library_root(config))
-        check_providers(config.engine.providers)
         self.models = ModelHolder(config.daemon.inference_threads, config.daemon.batch_size,
                                   config.engine.providers)
         self.settler = Settler(config.daemon.settle_seconds)
@@ -105,14 +106,15 @@ class Daemon:
                                  library_action=lambda: self.config.library.action,
                                  backfill_progress=self.backfill.progress,
                                  learning=self.teaching)
+        self.side = SideWatchers([self.teaching, CompanionFollower(
+            self.records, self.journal, self.actor, self.act_lock, lambda: self.config,
+            self.flags.wake.set)])
         self.control = ControlServer(paths.socket_path, self.commands.handle)
         self.next_reconcile = 0.0
         self.next_watch_check = 0.0
         self.database_locked = False
         self.first_waiting: float | None = None
         self._kinds: dict[Path, str] = {}  # watch-folder kind of each path the settler holds
-
-    # -- assembly -------------------------------------------------------------------------
 
     def _use_categories(self, names: tuple[str, ...]) -> None:
         # A category of the user's own gets its folder (the config's, else its name).
@@ -139,7 +141,7 @@ class Daemon:
         self.duplicates.load()
         self.control.start()
         self.watcher.start()
-        self.teaching.start()
+        self.side.start()
         self._queue_what_was_missed()
         logger.info("xintud started: watching %s, filing into %s (%s%s), model %s",
                     ", ".join(str(w.path) for w in self.config.watch), self.config.library.root,
@@ -159,7 +161,7 @@ class Daemon:
     def stop(self) -> None:
         """Stop watching and serving; the queue keeps whatever was not finished."""
         self.watcher.stop()
-        self.teaching.stop()
+        self.side.stop()
         self.control.stop()
         self.models.unload(why=None)
         self.conn.close()
@@ -211,7 +213,7 @@ class Daemon:
         self._queue_settled()
         if not self.flags.paused.is_set():
             self._process_ready_batches()
-            self.teaching.step()
+            self.side.step()
             if self.backfill.step_when_idle(self.queue, self.act_lock):
                 self.flags.wake.set()  # go on at the next turn, after any new arrival
         self.models.unload_if_idle(self.config.daemon.idle_unload_seconds, self.act_lock)
@@ -222,7 +224,7 @@ class Daemon:
         now = time.monotonic()
         deadlines = [self.settler.next_deadline(), self.next_watch_check]
         if not self.flags.paused.is_set():
-            deadlines.append(self.teaching.next_deadline())
+            deadlines.append(self.side.next_deadline())
         if self.config.daemon.reconcile_interval_seconds:
             deadlines.append(self.next_reconcile)
         if self.first_waiting is not None and not self.flags.paused.is_set():
@@ -303,7 +305,7 @@ class Daemon:
         if config is None or not providers_usable(config.engine.providers):
             return
         self.watcher.stop()
-        self.teaching.stop()
+        self.side.stop()
         self.config = config.with_categories(self.taught)
         self.settler = Settler(config.daemon.settle_seconds)
         self.watcher = self._make_watcher(config)
@@ -315,7 +317,7 @@ class Daemon:
         self.models.providers = tuple(config.engine.providers)
         self.models.unload(why="to apply the new config")
         self.watcher.start()
-        self.teaching.start()
+        self.side.start()
         self.reconcile(None)
         logger.info("config reloaded")
 

@@ -21,6 +21,8 @@ class ModelHolder:
     """Loads the models on first use and drops them after an idle time (memory back to the OS)."""
 
     def __init__(self, threads: int, batch_size: int, providers: Sequence[str] = ()) -> None:
+        """Refuses (ModelError) providers the installed onnxruntime does not offer."""
+        check_providers(providers)
         self.threads = threads
         self.batch_size = batch_size
         self.providers = tuple(providers)

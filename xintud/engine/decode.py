@@ -12,7 +12,7 @@ import io
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +21,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from xintud.engine.png_text import is_text_limit_error, without_text_chunks
 from xintud.engine.provenance import embedded_rating, jpeg_quality
+from xintud.engine.raw import embedded_preview, is_raw_name, raw_camera
 
 # Shorter side of the working picture: larger pictures are resized down to it. The backbone sees
 # 224 px and the detector 300 px; this leaves room for clean resampling to both.
@@ -168,6 +169,8 @@ def decode_bytes(data: bytes, name: str, working_size: int = WORKING_SIZE) -> De
 
 
 def _decode_allowing_png_text(data: bytes, name: str, working_size: int) -> DecodedImage:
+    if is_raw_name(name):
+        return _decode_raw(data, name, working_size)
     try:
         return _decode(data, name, working_size)
     except ValueError as exc:
@@ -212,6 +215,27 @@ def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
         rating=embedded_rating(image),
     )
     return DecodedImage(image=rgb, meta=meta)
+
+
+def _decode_raw(data: bytes, name: str, working_size: int) -> DecodedImage:
+    """A camera RAW from its embedded preview (engine/raw.py); the camera, the date and the
+    orientation from the RAW's own directory where the preview has none."""
+    preview = embedded_preview(data)
+    if preview is None:
+        raise DecodeError(f"{name}: a RAW file without an embedded preview JPEG; xintud "
+                          "classifies RAW files from the preview the camera stores and does "
+                          "not develop RAW data: export a JPEG of it, or keep the camera's "
+                          "JPEG beside it")
+    decoded = _decode(preview, name, working_size)
+    meta, camera = decoded.meta, raw_camera(data)
+    if camera is not None and not meta.has_camera_exif:
+        width, height = _displayed_size((meta.width, meta.height), camera.orientation)
+        taken = _EXIF_DATE.match(camera.taken or "")
+        meta = replace(meta, camera_make=camera.make, camera_model=camera.model,
+                       taken_at=meta.taken_at or _exif_datetime(taken), width=width,
+                       height=height, orientation=camera.orientation)
+        decoded = DecodedImage(_upright(decoded.image, camera.orientation), meta)
+    return DecodedImage(decoded.image, replace(decoded.meta, format="RAW"))
 
 
 def _unidentified_message(data: bytes, name: str) -> str:
@@ -373,7 +397,10 @@ def _text_tag(value: object) -> str | None:
 
 def _taken_at(exif: Image.Exif) -> datetime | None:
     raw = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(EXIF_DATETIME)
-    match = _EXIF_DATE.match(_text_tag(raw) or "")
+    return _exif_datetime(_EXIF_DATE.match(_text_tag(raw) or ""))
+
+
+def _exif_datetime(match: re.Match[str] | None) -> datetime | None:
     if not match:
         return None
     try:

@@ -16,9 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from xintud.core.formats import RAW_SUFFIXES
+
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif",
-     ".hif", ".avif"}
+     ".hif", ".avif", *RAW_SUFFIXES}
 )
 
 # Names that writers use while a file is incomplete. Dot-names cover rsync (.name.XXXXXX),

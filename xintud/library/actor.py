@@ -9,21 +9,21 @@ Safety rules every verb keeps:
   `mark_done` after the last; on any error `mark_failed` with the cause, the temp file is
   removed and the source is as it was. A crash at any instant leaves a "begun" row that
   `Actor.recover` finishes or rolls back from what it finds on disk (recovery.py).
-- Moves and copies: move.py; tags: tag.py; undo: undo.py.
+- Moves and copies: move.py, with companions sets.py; tags: tag.py; undo: undo.py.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from xintud.library.move import Mover
 from xintud.library.outcome import ActOutcome
 from xintud.library.rating import Rater
 from xintud.library.recovery import Recoverer
+from xintud.library.sets import SetMover
 from xintud.library.steps import ActSettings
 from xintud.library.tag import Tagger
 from xintud.library.undo import Undoer
-from xintud.state.journal import Action, Journal
+from xintud.state.journal import Action, ActionKind, Journal
 
 
 class Actor:
@@ -46,7 +46,7 @@ class Actor:
         library_root: Path | None = None,
     ) -> None:
         self.settings = ActSettings(journal, dry_run, force_cross_device, library_root)
-        self._mover = Mover(self.settings)
+        self._mover = SetMover(self.settings)
         self._tagger = Tagger(self.settings)
         self._rater = Rater(self.settings)
         self._undoer = Undoer(self.settings)
@@ -77,6 +77,16 @@ class Actor:
     def copy(self, src: Path, dst_dir: Path, sha256: str) -> ActOutcome:
         """Copy `src` into `dst_dir` (created if missing); the source stays as it is."""
         return self._mover.copy(src, dst_dir, sha256)
+
+    def file_set(self, kind: ActionKind, src: Path, dst_dir: Path, sha256: str,
+                 companions: list[Path]) -> ActOutcome:
+        """Move or copy `src` with its companions (its Live Photo video, sidecars, RAW twin)
+        into `dst_dir`: all of them, or none (sets.py)."""
+        return self._mover.file_set(kind, src, dst_dir, sha256, companions)
+
+    def follow(self, companion: Path, photo: Action) -> ActOutcome:
+        """A companion that arrived after its photo was filed joins it (sets.py)."""
+        return self._mover.follow(companion, photo)
 
     def tag(self, src: Path, category: str, sha256: str) -> ActOutcome:
         """Write `category` into the XMP sidecar beside `src` (merging with an existing one)."""

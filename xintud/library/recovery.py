@@ -13,6 +13,7 @@ import os
 
 from xintud.core.fs import holds_content, is_same_file, part_path, rename_no_replace
 from xintud.library.rating import Rater, is_rating_action
+from xintud.library.sets import SetMover
 from xintud.library.steps import ActionSteps, fsync_dirs_after_placement, unlink_quietly
 from xintud.library.xmp import XmpError, read_sidecar
 from xintud.state.journal import Action
@@ -32,10 +33,16 @@ class Recoverer(ActionSteps):
         now (e.g. its drive is missing) stays unfinished for the next start.
         """
         lines: list[str] = []
-        for action in self._journal.unfinished():
+        unfinished = self._journal.unfinished()
+        photos = {action.id for action in unfinished}
+        for action in unfinished:
+            if action.part_of in photos:
+                continue  # settled with its photo's set, below
             try:
                 if action.kind == "tag":
                     line = self._recover_tag(action)
+                elif action.part_of is None and self._journal.members(action.id):
+                    line = self._recover_set(action)
                 else:
                     line = self._recover_transfer(action)
             except Exception as exc:  # one bad row must not stop the daemon from starting
@@ -89,6 +96,30 @@ class Recoverer(ActionSteps):
             reason += f"; {dst} holds another file, left alone"
         self._journal.mark_rolled_back(action.id, reason)
         return f"rolled back {label}: {reason}"
+
+    def _recover_set(self, photo: Action) -> str:
+        """A photo and its companions (library/sets.py): the photo moves last, so its
+        destination decides — complete, every companion is finished (moved now if it had not
+        gone yet); not, every companion that had arrived goes back, and the set is undone."""
+        members = [m for m in self._journal.members(photo.id) if m.state == "begun"]
+        arrived = holds_content(photo.dst, photo.sha256)
+        settle = self._finish_member if arrived else self._roll_back_member
+        details = [settle(member) for member in members]
+        return "; ".join([self._recover_transfer(photo), *details])
+
+    def _finish_member(self, member: Action) -> str:
+        if not holds_content(member.dst, member.sha256) and holds_content(member.src,
+                                                                          member.sha256):
+            SetMover(self.settings)._transfer(member, remove_source=member.kind == "move")
+        return f"companion {self._recover_transfer(member)}"
+
+    def _roll_back_member(self, member: Action) -> str:
+        unlink_quietly(part_path(member.dst.parent, member.id))
+        if holds_content(member.dst, member.sha256):
+            SetMover(self.settings).take_back(member)
+        reason = "its photo had not been filed, so it is back where it was"
+        self._journal.mark_rolled_back(member.id, reason)
+        return f"companion {member.src.name}: {reason}"
 
     def _recover_tag(self, action: Action) -> str:
         if is_rating_action(action):

@@ -96,10 +96,11 @@ class ActionSteps:
 
     def _begin(
         self, kind: ActionKind, sha256: str, src: Path, dst: Path, reverses: int | None = None,
-        note: str = "",
+        note: str = "", part_of: int | None = None,
     ) -> Action | ActOutcome:
         try:
-            return self._journal.begin(kind, sha256, src, dst, reverses=reverses, note=note)
+            return self._journal.begin(kind, sha256, src, dst, reverses=reverses, note=note,
+                                       part_of=part_of)
         except Exception as exc:  # the journal is the precondition: no row, no touching files
             logger.exception("could not journal %s %s → %s", kind, src, dst)
             return self._failed(

@@ -42,11 +42,11 @@ class Undoer(Mover):
                 "dry_run", action.dst, action.src, action.id, f"would undo action #{action.id}"
             )
         try:
-            if action.kind == "move":
-                return self._undo_move(action)
-            if action.kind == "copy":
-                return self._undo_copy(action)
-            return self._undo_tag(action)
+            if action.kind == "tag":
+                return self._undo_tag(action)
+            outcome = self._undo_move(action) if action.kind == "move" else \
+                self._undo_copy(action)
+            return self._with_companions(action, outcome)
         except ActError as exc:
             return self._failed(action.dst, action.src, action.id, str(exc))
         except OSError as exc:
@@ -56,6 +56,24 @@ class Undoer(Mover):
                 action.id,
                 f"cannot undo action #{action.id}: {explain_os_error(exc)}. Nothing was changed.",
             )
+
+    def _with_companions(self, photo: Action, outcome: ActOutcome) -> ActOutcome:
+        """The photo is back: its companions (library/sets.py) go back with it."""
+        if outcome.status != "undone":
+            return outcome
+        notes = []
+        for member in self._journal.members(photo.id):
+            if member.state != "done":
+                continue
+            try:
+                (self._undo_move if member.kind == "move" else self._undo_copy)(member)
+            except (ActError, OSError) as exc:
+                notes.append(f"{member.dst.name} stays: {exc}")
+            else:
+                notes.append(f"{member.dst.name} back too")
+        if notes:
+            outcome.message += " (" + "; ".join(notes) + ")"
+        return outcome
 
     def _undo_move(self, action: Action) -> ActOutcome:
         here, home = action.dst, action.src

@@ -24,7 +24,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
 # Version 1: the whole schema. A later version appends its migration to MIGRATIONS, keyed by the
@@ -130,7 +130,15 @@ _SCHEMA_V3: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS corrections_made_at ON corrections(made_at)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+# Version 4: a photo's companions (its Live Photo video, edits, sidecars, RAW twin) move with
+# it: each companion's own action names the photo's action it is part of (library/sets.py).
+_SCHEMA_V4: tuple[str, ...] = (
+    "ALTER TABLE actions ADD COLUMN part_of INTEGER REFERENCES actions(id)",
+    "CREATE INDEX IF NOT EXISTS actions_part_of ON actions(part_of)",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3,
+                                          4: _SCHEMA_V4}
 
 # SQLite primary result codes (sqlite3.h), used to tell "corrupt" from "locked" from "can't open".
 _SQLITE_PERM = 3

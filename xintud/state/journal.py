@@ -44,10 +44,12 @@ class Action:
     note: str
     undone_at: float | None = None
     reverses: int | None = None  # the id of the action this one undoes (an undo's own move)
+    part_of: int | None = None  # a companion's move: the id of its photo's action
 
 
 _COLUMNS = (
-    "id, kind, sha256, src, dst, state, started_at, finished_at, note, undone_at, reverses"
+    "id, kind, sha256, src, dst, state, started_at, finished_at, note, undone_at, reverses, "
+    "part_of"
 )
 
 
@@ -64,7 +66,7 @@ class Journal:
 
     def begin(
         self, kind: ActionKind, sha256: str, src: Path, dst: Path, reverses: int | None = None,
-        note: str = "",
+        note: str = "", part_of: int | None = None,
     ) -> Action:
         """Journal an action about to happen; it is committed to disk when this returns.
 
@@ -76,9 +78,10 @@ class Journal:
         started_at = self._clock()
         with transaction(self._conn, durable=True) as conn:
             cursor = conn.execute(
-                "INSERT INTO actions (kind, sha256, src, dst, state, started_at, reverses, note) "
-                "VALUES (?, ?, ?, ?, 'begun', ?, ?, ?)",
-                (kind, sha256, path_to_db(src), path_to_db(dst), started_at, reverses, note),
+                "INSERT INTO actions (kind, sha256, src, dst, state, started_at, reverses, note, "
+                "part_of) VALUES (?, ?, ?, ?, 'begun', ?, ?, ?, ?)",
+                (kind, sha256, path_to_db(src), path_to_db(dst), started_at, reverses, note,
+                 part_of),
             )
             action_id = cursor.lastrowid
         assert action_id is not None
@@ -93,6 +96,7 @@ class Journal:
             finished_at=None,
             note=note,
             reverses=reverses,
+            part_of=part_of,
         )
 
     def get(self, action_id: int) -> Action | None:
@@ -142,7 +146,8 @@ class Journal:
     ) -> list[Action]:
         """Done (hence undoable) actions, newest first; those finished at or after `since`,
         at most `limit` of them. An undo's own moves are left out unless include_reversals."""
-        sql = f"SELECT {_COLUMNS} FROM actions WHERE state = 'done'"
+        # A companion's move is undone with its photo's, never on its own.
+        sql = f"SELECT {_COLUMNS} FROM actions WHERE state = 'done' AND part_of IS NULL"
         if not include_reversals:
             sql += " AND reverses IS NULL"
         params: list[object] = []
@@ -155,6 +160,13 @@ class Journal:
             params.append(max(0, limit))
         with transaction(self._conn, immediate=False) as conn:
             rows = conn.execute(sql, params).fetchall()
+        return [_action_from_row(row) for row in rows]
+
+    def members(self, action_id: int) -> list[Action]:
+        """The companions' actions that are part of this photo's action, oldest first."""
+        with transaction(self._conn, immediate=False) as conn:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM actions WHERE part_of = ? ORDER BY id",
+                                (action_id,)).fetchall()
         return [_action_from_row(row) for row in rows]
 
     def _transition(
@@ -194,7 +206,8 @@ class Journal:
 
 
 def _action_from_row(row: tuple) -> Action:
-    action_id, kind, sha256, src, dst, state, started_at, finished_at, note, undone_at, rev = row
+    (action_id, kind, sha256, src, dst, state, started_at, finished_at, note, undone_at, rev,
+     part_of) = row
     return Action(
         id=int(action_id),
         kind=kind,
@@ -207,4 +220,5 @@ def _action_from_row(row: tuple) -> Action:
         note=str(note),
         undone_at=None if undone_at is None else float(undone_at),
         reverses=None if rev is None else int(rev),
+        part_of=None if part_of is None else int(part_of),
     )

@@ -90,6 +90,20 @@ class Records:
             ).fetchone()
         return None if row is None else _record_from_row(row)
 
+    def filed_from(self, paths: list[Path]) -> FileRecord | None:
+        """The newest DONE record first seen at one of these paths (a companion looking for
+        its photo), or None."""
+        if not paths:
+            return None
+        marks = ", ".join("?" * len(paths))
+        with transaction(self._conn, immediate=False) as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM files WHERE state = ? AND original_path IN ({marks}) "
+                "ORDER BY updated_at DESC, id DESC LIMIT 1",
+                (FileState.DONE.value, *(path_to_db(p) for p in paths)),
+            ).fetchone()
+        return None if row is None else _record_from_row(row)
+
     def should_process(self, sha256: str) -> bool:
         """True when this content still needs analysing and filing: never seen, or QUEUED
         (a crash came before it was finished). A known file at a new path is not re-filed."""
