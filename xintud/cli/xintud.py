@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xintud import __version__
+from xintud.cli.albums import add_albums_command, run_albums
 from xintud.cli.dupes import add_dupes_command, run_dupes
 from xintud.cli.output import until_reader_leaves
 from xintud.core.text import json_text, printable
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the shipped models alone, without what xintud learned from "
                                "your corrections (used by default, as the daemon does)")
     add_dupes_command(commands, add_json_flag)
+    add_albums_command(commands, add_json_flag)
     return parser
 
 
@@ -223,6 +225,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return run_classify(args)
     if args.command == "dupes":
         return run_dupes(args, list(iter_image_paths(args.paths, report_skipped)))
+    if args.command == "albums":
+        return run_albums(args, list(iter_image_paths(args.paths, report_skipped)))
     configure_logging(args.verbose, as_json=args.json)
     from xintud.daemon.main import run_daemon
 

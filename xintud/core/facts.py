@@ -89,6 +89,10 @@ class MetadataCues(BaseModel):
     camera: str | None = None
     software: str | None = None
     taken_at: str | None = Field(None, description="EXIF date/time the photo was taken, ISO 8601")
+    time_offset: str | None = Field(None, description="EXIF offset of taken_at from UTC, e.g. "
+                                                      '"+09:00"; null when the file has none')
+    gps: tuple[float, float] | None = Field(None, description="EXIF GPS (latitude, longitude) "
+                                                              "in degrees; null without a fix")
     screenshot_name: bool = Field(description="file name looks like a screenshot")
     screenshot_folder: bool = Field(description="found in a watch folder of kind 'screenshots'")
     screen_size: bool = Field(description="pixel size matches a common phone or desktop screen")

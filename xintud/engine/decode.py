@@ -53,6 +53,8 @@ EXIF_DATETIME = 0x0132
 EXIF_IFD = 0x8769
 EXIF_DATETIME_ORIGINAL = 0x9003
 EXIF_USER_COMMENT = 0x9286
+EXIF_OFFSET_TIME_ORIGINAL = 0x9011
+EXIF_GPS_IFD = 0x8825
 
 _EXIF_DATE = re.compile(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 
@@ -79,6 +81,8 @@ class ImageMeta:
     orientation: int
     jpeg_quality: int | None = None  # estimated from the quantisation table (provenance.py)
     rating: int | None = None  # xmp:Rating in the file's own XMP (-1 rejected, 0..5)
+    gps: tuple[float, float] | None = None  # (latitude, longitude) in degrees, from EXIF
+    time_offset: str | None = None  # EXIF OffsetTimeOriginal of taken_at, e.g. "+09:00"
 
     @property
     def has_camera_exif(self) -> bool:
@@ -213,6 +217,8 @@ def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
         orientation=shown_as,
         jpeg_quality=jpeg_quality(image),
         rating=embedded_rating(image),
+        gps=_gps(exif),
+        time_offset=_time_offset(exif),
     )
     return DecodedImage(image=rgb, meta=meta)
 
@@ -407,3 +413,30 @@ def _exif_datetime(match: re.Match[str] | None) -> datetime | None:
         return datetime(*(int(part) for part in match.groups()))
     except ValueError:
         return None
+
+
+def _gps(exif: Image.Exif) -> tuple[float, float] | None:
+    """(latitude, longitude) from the EXIF GPS directory; None without a plausible one."""
+    try:
+        gps = exif.get_ifd(EXIF_GPS_IFD)
+        latitude = _degrees(gps.get(2), gps.get(1), "S")
+        longitude = _degrees(gps.get(4), gps.get(3), "W")
+    except (TypeError, ValueError, ZeroDivisionError, KeyError):
+        return None
+    if latitude is None or longitude is None or not (-90 <= latitude <= 90) or not (
+            -180 <= longitude <= 180) or (latitude == 0 and longitude == 0):
+        return None  # 0,0 is what a phone without a fix writes
+    return round(latitude, 6), round(longitude, 6)
+
+
+def _degrees(value: object, ref: object, negative: str) -> float | None:
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        return None
+    degrees, minutes, seconds = (float(part) for part in value)
+    sign = -1.0 if str(_text_tag(ref) or "").upper().startswith(negative) else 1.0
+    return sign * (degrees + minutes / 60 + seconds / 3600)
+
+
+def _time_offset(exif: Image.Exif) -> str | None:
+    text = _text_tag(exif.get_ifd(EXIF_IFD).get(EXIF_OFFSET_TIME_ORIGINAL))
+    return text if text and re.fullmatch(r"[+-]\d{2}:\d{2}", text) else None

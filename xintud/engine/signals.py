@@ -75,6 +75,8 @@ def metadata_cues(decoded: DecodedImage, context: FileContext, uniformity: float
         camera=camera,
         software=meta.software,
         taken_at=meta.taken_at.isoformat() if meta.taken_at else None,
+        time_offset=meta.time_offset,
+        gps=meta.gps,
         screenshot_name=bool(SCREENSHOT_NAME.search(context.name)),
         screenshot_folder=context.folder_kind == "screenshots",
         screen_size=is_screen_size(meta.width, meta.height),

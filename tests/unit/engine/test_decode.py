@@ -217,3 +217,32 @@ def test_a_truncated_heic_is_a_clear_error(tmp_path: Path, keep: float) -> None:
     path.write_bytes(data[:int(len(data) * keep)])
     with pytest.raises(DecodeError, match=r"IMG_0002\.HEIC: damaged"):
         decode_image(path)
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(35.0116, 135.7681), (-33.8688, 151.2093),
+                                          (40.7128, -74.006)])
+def test_gps_and_time_offset_are_read(tmp_path: Path, lat: float, lon: float) -> None:
+    exif = camera_exif()
+    gps = exif.get_ifd(0x8825)
+    for tag_ref, tag, value, refs in ((1, 2, lat, "NS"), (3, 4, lon, "EW")):
+        degrees = abs(value)
+        minutes = (degrees - int(degrees)) * 60
+        gps[tag_ref] = refs[0] if value >= 0 else refs[1]
+        gps[tag] = (float(int(degrees)), float(int(minutes)), (minutes - int(minutes)) * 60)
+    exif.get_ifd(0x8769)[0x9011] = "+09:00"
+    path = tmp_path / "IMG_GPS.jpg"
+    scene((160, 120)).save(path, "JPEG", exif=exif.tobytes())
+    meta = decode_image(path).meta
+    assert meta.gps is not None
+    assert meta.gps == pytest.approx((lat, lon), abs=1e-4)
+    assert meta.time_offset == "+09:00"
+
+
+def test_no_gps_or_a_null_island_fix_is_none(tmp_path: Path) -> None:
+    exif = camera_exif()
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (0.0, 0.0, 0.0), "E", (0.0, 0.0, 0.0)
+    path = tmp_path / "IMG_NOFIX.jpg"
+    scene((160, 120)).save(path, "JPEG", exif=exif.tobytes())
+    assert decode_image(path).meta.gps is None
+    assert decode_image(write_jpeg(tmp_path / "plain.jpg")).meta.gps is None

@@ -1,0 +1,55 @@
+"""`xintud albums PATH...` on real photos with the EXIF times and GPS a phone writes: a dinner
+at home and a day elsewhere become two named events; a photo without EXIF is dated by its
+file time and says so; nothing is moved."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.support.images import camera_exif, scene
+
+pytestmark = pytest.mark.slow
+
+
+def geotagged(path: Path, seed: int, taken: str, place: tuple[float, float]) -> None:
+    exif = camera_exif(taken=taken)
+    gps = exif.get_ifd(0x8825)
+    for ref, value, tag_ref, tag in ((("N", "S"), place[0], 1, 2), (("E", "W"), place[1], 3, 4)):
+        degrees = abs(value)
+        whole, minutes = int(degrees), (degrees - int(degrees)) * 60
+        gps[tag_ref] = ref[0] if value >= 0 else ref[1]
+        gps[tag] = (float(whole), float(int(minutes)), round((minutes - int(minutes)) * 60, 2))
+    exif.get_ifd(0x8769)[0x9011] = "+02:00"
+    scene((320, 240), seed).save(path, "JPEG", quality=85, exif=exif.tobytes())
+
+
+def test_two_days_two_named_events(tmp_path: Path) -> None:
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for i in range(4):
+        geotagged(folder / f"IMG_10{i}.jpg", i, f"2026:08:01 19:{10 * i:02d}:00",
+                  (48.137, 11.575))
+    for i in range(3):
+        geotagged(folder / f"IMG_20{i}.jpg", 10 + i, f"2026:08:15 1{i}:00:00", (48.37, 10.898))
+    Image.new("RGB", (200, 150), (90, 120, 40)).save(folder / "no-exif.png")
+    before = sorted(p.name for p in folder.iterdir())
+    done = subprocess.run([sys.executable, "-m", "xintud", "albums", "--json", str(folder)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    albums = [json.loads(line) for line in done.stdout.splitlines()]
+    named = {a["name"].split(" — ")[0]: a for a in albums}
+    assert named["2026-08-01 Munich"]["count"] == 4 and named["2026-08-01 Munich"]["kind"] == \
+        "event"
+    assert named["2026-08-15 Augsburg"]["count"] == 3
+    assert named["2026-08-15 Augsburg"]["place"] == "Augsburg"
+    assert Path(named["2026-08-15 Augsburg"]["cover"]).name.startswith("IMG_20")
+    undated = next(a for a in albums if any(m.endswith("no-exif.png") for m in a["members"]))
+    assert undated["dated_by_file_time"] == 1 and undated["place"] is None
+    assert sum(a["count"] for a in albums) == 8
+    assert sorted(p.name for p in folder.iterdir()) == before, "albums are views: nothing moved"

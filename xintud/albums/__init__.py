@@ -1,0 +1,1 @@
+"""Albums: events and trips made from when and where photos were taken, and what they show."""

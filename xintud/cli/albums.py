@@ -1,0 +1,53 @@
+"""`xintud albums PATH...`: events and trips among files and folders, offline — like `xintud
+classify`, with no daemon and nothing moved or linked."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from xintud.cli.offline import analyse_files
+from xintud.core.text import json_text, printable
+
+
+def add_albums_command(commands: argparse._SubParsersAction, add_json_flag) -> None:  # type: ignore[type-arg]
+    """Register `albums` on xintud's subcommands."""
+    albums = commands.add_parser(
+        "albums", help="events and trips among image files or folders, from time, place "
+                       "and content")
+    albums.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add_json_flag(albums, "one JSON object per album per line", sub=True)
+    albums.add_argument("--threads", type=int, default=2, help="inference threads")
+
+
+def album_json(album: Any) -> dict[str, Any]:
+    """The `--json` object of one album."""
+    return {"name": album.name, "kind": album.kind, "start": album.start.isoformat(),
+            "end": album.end.isoformat(), "place": album.place, "count": len(album.members),
+            "cover": str(album.cover.path), "members": [str(m.path) for m in album.members],
+            "dated_by_file_time": album.dated_by_file_time}
+
+
+def format_album(album: Any) -> str:
+    """A header line (name, kind, count), then the photos, the cover marked `*`."""
+    note = (f", {album.dated_by_file_time} dated by the file's time (no EXIF date)"
+            if album.dated_by_file_time else "")
+    lines = [printable(f"{album.name}  ({album.kind}, {len(album.members)} photos{note})")]
+    lines += [printable(f"  {'*' if m.path == album.cover.path else ' '} {m.path}")
+              for m in album.members]
+    return "\n".join(lines)
+
+
+def run_albums(args: argparse.Namespace, paths: list[Path]) -> int:
+    """Analyse the files, gather them into albums, print them; exit 1 when some file failed."""
+    from xintud.albums.build import build_albums
+    from xintud.albums.moments import moment_of
+
+    analysed = analyse_files(args, paths)
+    if analysed is None:
+        return 2
+    analyses, failures = analysed
+    for album in build_albums([moment_of(a, Path(a.path)) for a in analyses]):
+        print(json_text(album_json(album)) if args.json else format_album(album), flush=True)
+    return 1 if failures else 0
