@@ -164,4 +164,4 @@ min_confidence = 0.0
 
     def library_files(self) -> list[Path]:
         """Every file filed in the library."""
-        return sorted(p for p in self.library.rglob("*") if p.is_file())
+        return sorted(p for p in self.library.rglob("*") if p.is_file() and not p.is_symlink())

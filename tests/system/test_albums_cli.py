@@ -53,3 +53,35 @@ def test_two_days_two_named_events(tmp_path: Path) -> None:
     assert undated["dated_by_file_time"] == 1 and undated["place"] is None
     assert sum(a["count"] for a in albums) == 8
     assert sorted(p.name for p in folder.iterdir()) == before, "albums are views: nothing moved"
+
+
+def test_the_daemon_keeps_albums_of_links_in_the_library(tmp_path: Path) -> None:
+    from tests.support.daemon_tree import DaemonTree, wait_for
+
+    tree = DaemonTree(tmp_path)
+    tree.write_config(library="albums = true")
+    daemon = tree.start()
+    try:
+        for i in range(3):
+            geotagged(tree.camera / f"IMG_30{i}.jpg", 20 + i, f"2026:08:01 19:{10 * i:02d}:00",
+                      (48.137, 11.575))
+        albums_dir = tree.library / "Albums"
+
+        def folders() -> list[Path]:
+            return [p for p in albums_dir.iterdir() if p.is_dir()] if albums_dir.is_dir() else []
+
+        wait_for(lambda: folders() and len([p for p in folders()[0].iterdir()
+                                            if p.is_symlink()]) == 3,
+                 timeout=60, what="the album folder with its three links")
+        [folder] = folders()
+        assert folder.name.startswith("2026-08-01 Munich")
+        targets = sorted(p.resolve() for p in folder.iterdir() if p.is_symlink())
+        assert targets == sorted(p.resolve() for p in tree.library_files()
+                                 if "Albums" not in p.parts)
+        listed = tree.ctl("--json", "albums")
+        assert listed.returncode == 0, listed.stderr
+        [album] = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert album["count"] == 3 and album["place"] == "Munich"
+        assert tree.status()["learning"]["corrections"] == 0, "links are no corrections"
+    finally:
+        assert tree.stop(daemon) == 0

@@ -97,7 +97,8 @@ def test_a_video_without_a_photo_is_filed_by_the_date_it_was_made(tmp_path: Path
         where = tree.library / "Videos" / f"{local:%Y}" / f"{local:%m}" / video.name
         wait_for(where.is_file, what="the video filed by its date")
         assert sha256(where) == digest and not video.exists()
-        assert "filed video VID_20250309_120000.mp4 -> Videos/2025/03" in tree.logs()
+        wait_for(lambda: "filed video VID_20250309_120000.mp4 -> Videos/2025/03" in tree.logs(),
+                 what="the video's log line")
         wait_for(lambda: filed(tree, "IMG_3000.HEIC"), what="the HEIC filed")
         assert fake.is_file(), "a .MOV that is not a video stays where it is"
         assert "IMG_3000.MOV is named like IMG_3000.HEIC's video but is not one" in tree.logs()

@@ -6,6 +6,7 @@ write: the date range, the place (geocode.py) and what the photos mostly are
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ class Album:
     end: datetime
     place: str | None
     members: tuple[Moment, ...]
+
+    @property
+    def id(self) -> str:
+        """Stable while the album keeps its first photo: what its folder is known by."""
+        first = self.members[0]
+        return hashlib.sha1(f"{self.kind}:{first.key or first.path}".encode()).hexdigest()[:12]
 
     @property
     def cover(self) -> Moment:

@@ -20,6 +20,7 @@ class Moment:
     gps: tuple[float, float] | None
     category: str
     quality: float
+    key: str = ""  # what names the photo for good (its sha256 in the library), if not the path
 
 
 def moment_of(analysis: Analysis, path: Path) -> Moment:

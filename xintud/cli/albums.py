@@ -51,3 +51,17 @@ def run_albums(args: argparse.Namespace, paths: list[Path]) -> int:
     for album in build_albums([moment_of(a, Path(a.path)) for a in analyses]):
         print(json_text(album_json(album)) if args.json else format_album(album), flush=True)
     return 1 if failures else 0
+
+
+def format_albums_reply(result: dict[str, Any]) -> str:
+    """`xintuctl albums`: a line per album (name, kind, count), or that there are none."""
+    albums = result.get("albums") or []
+    if not albums:
+        return "no albums yet (they are made a few seconds after photos are filed)"
+    return "\n".join(printable(f"{a.get('name')}  ({a.get('kind')}, {a.get('count')} photos)")
+                     for a in albums)
+
+
+def albums_json_lines(result: dict[str, Any]) -> str:
+    """`xintuctl albums --json`: one album per line."""
+    return "\n".join(json_text(album) for album in result.get("albums") or [])

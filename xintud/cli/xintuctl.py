@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from xintud.cli.albums import albums_json_lines, format_albums_reply
 from xintud.cli.dupes_text import (
     dupes_json_lines,
     format_dupes,
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--html", required=True, metavar="FILE", help="the page to write")
     review.add_argument("--tier", choices=("exact", "same", "burst"), default="burst")
     add_learning_commands(command)
+    command("albums", "the events and trips in the library's Albums/ folder")
     service = command("service", "start xintud at login (systemd/launchd)")
     service.add_argument("action", choices=["install", "uninstall"])
     return parser
@@ -399,6 +401,7 @@ def format_result(cmd: str, result: Mapping[str, Any]) -> str:
         "undo": format_undo,
         "dupes": lambda r: format_set_aside(r) if "set_aside" in r else format_dupes(r),
         **LEARNING_FORMATTERS,
+        "albums": format_albums_reply,
     }
     formatter = formatters.get(cmd)
     return formatter(result) if formatter else format_simple(cmd, result)
@@ -461,6 +464,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         return fail(ns, f"xintuctl: cannot reach xintud at {socket_path}: {exc}", EXIT_ERROR)
     item_lines = learning_json_lines(ns.command, result) if ns.json else None
+    if ns.json and ns.command == "albums":
+        item_lines = albums_json_lines(result)
     if ns.json and ns.command == "dupes" and "groups" in result:
         lines = dupes_json_lines(result)
         if lines:

@@ -92,6 +92,7 @@ class Commands:
     library_action: Callable[[], str] = lambda: "move"  # the config's [library] action, now
     backfill_progress: Callable[[], dict[str, Any] | None] = lambda: None
     learning: LearningDesk | None = None
+    albums: Callable[[], list[dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         missing = sorted(set(ARGS_MODELS) - set(handled_commands(type(self))))
@@ -160,6 +161,11 @@ class Commands:
 
     def cmd_forget(self, args: Any) -> dict[str, Any]:
         return self._learning().forget(args.name)
+
+    def cmd_albums(self, _args: object) -> dict[str, Any]:
+        if self.albums is None:
+            raise ControlCommandError("this daemon keeps no albums")
+        return {"albums": self.albums()}
 
     def cmd_pause(self, _args: object) -> dict[str, Any]:
         self.flags.paused.set()

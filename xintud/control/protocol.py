@@ -136,6 +136,7 @@ ARGS_MODELS: dict[str, type[NoArgs]] = {
     "refile": RefileArgs,
     "teach": TeachArgs,
     "forget": ForgetArgs,
+    "albums": NoArgs,
 }
 # The command names, from the one registry above.
 Command = Literal[tuple(ARGS_MODELS)]  # type: ignore[valid-type]

@@ -19,11 +19,12 @@ from xintud.config.schema import Config
 from xintud.control.handlers import Commands, DaemonFlags
 from xintud.control.server import ControlServer
 from xintud.core.paths import AppPaths
+from xintud.daemon.albums import AlbumKeeper
 from xintud.daemon.backfill import track_duplicates
 from xintud.daemon.batch import BatchProcessor, recover_state
 from xintud.daemon.companions import CompanionFollower
 from xintud.daemon.models import ModelHolder, model_version, providers_usable
-from xintud.daemon.side import SideWatchers
+from xintud.daemon.side import SideWatchers, both
 from xintud.daemon.teaching import Teaching
 from xintud.engine.learned import model_name
 from xintud.intake.scan import ScanFolder, kind_of, scan_for_missed
@@ -92,8 +93,10 @@ class Daemon:
         self.settler = Settler(config.daemon.settle_seconds)
         self.watcher = self._make_watcher(config)
         self.duplicates, self.backfill = track_duplicates(self.conn, self.records, self.models.get)
+        self.albums = AlbumKeeper(self.records, lambda: self.config)
         self.processor = BatchProcessor(self.queue, self.records, self.actor, self.models.get,
-                                        config, on_filed=self.duplicates.add)
+                                        config, on_filed=both(self.duplicates.add,
+                                                              self.albums.add))
         self.version = model_version()
         self.taught: tuple[str, ...] = ()  # categories of the user's own, in the version in use
         self.teaching = Teaching(self.conn, self.records, self.journal, self.actor,
@@ -105,8 +108,8 @@ class Daemon:
                                  duplicates=self.duplicates,
                                  library_action=lambda: self.config.library.action,
                                  backfill_progress=self.backfill.progress,
-                                 learning=self.teaching)
-        self.side = SideWatchers([self.teaching, CompanionFollower(
+                                 learning=self.teaching, albums=self.albums.report)
+        self.side = SideWatchers([self.teaching, self.albums, CompanionFollower(
             self.records, self.journal, self.actor, self.act_lock, lambda: self.config,
             self.flags.wake.set)])
         self.control = ControlServer(paths.socket_path, self.commands.handle)

@@ -1,10 +1,19 @@
 """The watchers beside the intake, run by the loop between batches: the library (learning from
-the user's moves, daemon/teaching.py) and late companions (daemon/companions.py)."""
+the user's moves, daemon/teaching.py), albums (daemon/albums.py) and late companions
+(daemon/companions.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+
+def both(first: Callable[..., Any], second: Callable[..., Any]) -> Callable[..., None]:
+    """One callback that calls two (a filed photo tells duplicates and albums)."""
+    def call(*args: Any) -> None:
+        first(*args)
+        second(*args)
+    return call
 
 
 class SideWatcher(Protocol):

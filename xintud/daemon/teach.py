@@ -26,6 +26,7 @@ from xintud.core.categories import CATEGORY_IDS, custom_category_problem
 from xintud.core.facts import AnalysisFailure
 from xintud.engine.classify import Classifier, Job
 from xintud.intake.settle import is_ignored_name, is_image_name
+from xintud.library.album_links import ALBUMS_FOLDER
 from xintud.library.review import REVIEW_FOLDER
 from xintud.state.corrections import Correction, Corrections
 
@@ -88,7 +89,8 @@ class Teacher:
         offers = []
         for entry in sorted(os.scandir(root), key=lambda e: e.name) if root.is_dir() else []:
             if not entry.is_dir(follow_symlinks=False) or entry.name in taken or \
-                    entry.name.startswith((".", "_")) or entry.name == REVIEW_FOLDER:
+                    entry.name.startswith((".", "_")) or entry.name in (REVIEW_FOLDER,
+                                                                        ALBUMS_FOLDER):
                 continue
             photos = len(_images_under(Path(entry.path), limit=MAX_EXAMPLES))
             if photos >= MIN_EXAMPLES:

@@ -27,6 +27,7 @@ from xintud.intake.settle import Settler
 from xintud.intake.watch import FolderWatcher
 from xintud.learning.versions import ModelVersions, StoredVersion
 from xintud.library.actor import Actor
+from xintud.library.album_links import ALBUMS_FOLDER
 from xintud.library.placement import category_of_folder
 from xintud.library.review import REVIEW_FOLDER, is_in_review
 from xintud.library.xmp import is_sidecar_name
@@ -108,7 +109,7 @@ class Teaching:
             return
         for folder, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if not d.startswith(".") and not (
-                Path(folder) == root and d == REVIEW_FOLDER)]
+                Path(folder) == root and d in (REVIEW_FOLDER, ALBUMS_FOLDER))]
             for name in files:
                 if name in missing:
                     self.settler.observe(Path(folder) / name)

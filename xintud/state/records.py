@@ -207,6 +207,15 @@ class Records:
             ).fetchall()
         return [_record_from_row(row) for row in rows]
 
+    def filed_results(self) -> list[tuple[str, Path, str | None, str | None]]:
+        """(sha256, path, category, result_json) of every DONE record, oldest first."""
+        with transaction(self._conn, immediate=False) as conn:
+            rows = conn.execute(
+                "SELECT sha256, path, category, result_json FROM files WHERE state = ? "
+                "AND sha256 IS NOT NULL ORDER BY id", (FileState.DONE.value,)).fetchall()
+        return [(str(sha), path_from_db(path), category, result)
+                for sha, path, category, result in rows]
+
     def filed_paths(self) -> list[tuple[str, Path]]:
         """(sha256, path) of every DONE record (the photos sorted), oldest first: what a pass
         over the library needs, without the analyses (a few KB each)."""

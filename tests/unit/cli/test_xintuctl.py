@@ -88,6 +88,9 @@ CORRECT = {"path": "/l/Pets/2026/11/cat.jpg", "category": "pets", "was": "food",
                       "/l/Pets/2026/11/cat.jpg"}
 
 
+ALBUM = {"name": "2026-07-14 Kyoto — food, travel", "kind": "event", "start":
+         "2026-07-14T09:00:00", "end": "2026-07-14T21:00:00", "place": "Kyoto", "count": 2,
+         "cover": "/l/Food/a.jpg", "members": ["/l/Food/a.jpg", "/l/Travel/b.jpg"]}
 OFFER = {"folder": "/l/Receipts", "photos": 7, "name": "receipts",
          "command": "xintuctl teach receipts '/l/Receipts'"}
 FORGET = {"category": "receipts", "removed": 7, "message": "forgot receipts (7 examples)"}
@@ -130,6 +133,8 @@ class FakeDaemon:
                 "category": "receipts", "examples": 5, "message": "taught receipts"}
         if request.cmd == "forget":
             return FORGET
+        if request.cmd == "albums":
+            return {"albums": [ALBUM]}
         return {}
 
 
@@ -196,6 +201,7 @@ EVERY_COMMAND: dict[str, tuple[list[str], dict[str, Any]]] = {
     "correct": (["cat.jpg", "pets"], CORRECT),
     "teach": (["--from-folder"], OFFER),  # --json: one offered folder per line
     "forget": (["receipts"], FORGET),
+    "albums": ([], ALBUM),  # --json: one album per line
 }
 
 

@@ -221,7 +221,7 @@ def test_the_bad_value_is_shown(home: Path, tmp_path: Path) -> None:
 
 def test_unknown_key_lists_the_valid_keys(home: Path, tmp_path: Path) -> None:
     error = refusal(tmp_path, '[library]\nlayot = "x"\n')
-    assert ("valid keys here: root, action, layout, min_confidence, videos, "
+    assert ("valid keys here: root, action, layout, min_confidence, albums, videos, "
             "video_twin_wait_seconds, below_threshold") in str(error)
 
 

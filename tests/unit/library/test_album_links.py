@@ -1,0 +1,67 @@
+"""library.album_links on real folders: Albums/<name>/ holds relative links to the photos; a
+folder the user renamed keeps its name; the user's own folders and files are never touched;
+links follow photos that moved; an album that is gone leaves nothing of xintud's behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from xintud.library.album_links import MARK, AlbumView, sync_album_folders
+
+
+def photo(root: Path, relative: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(relative.encode())
+    return path
+
+
+def links(folder: Path) -> dict[str, str]:
+    return {p.name: os.readlink(p) for p in folder.iterdir() if p.is_symlink()}
+
+
+def test_album_folders_are_views_that_keep_the_users_changes(tmp_path: Path) -> None:
+    root = tmp_path / "Xintu"
+    a, b = photo(root, "Food/2026/07/a.jpg"), photo(root, "Travel/2026/07/a.jpg")
+    c = photo(root, "Travel/2026/07/c.jpg")
+    mine = root / "Albums" / "My wedding"
+    mine.mkdir(parents=True)
+    (mine / "speech.txt").write_text("mine")
+
+    report = sync_album_folders(root, [AlbumView("id1", "2026-07-14 Kyoto — food", (a, b)),
+                                       AlbumView("id2", "2026-07-15 Nara", (c,))])
+    kyoto = report.folders["id1"]
+    assert kyoto.name == "2026-07-14 Kyoto — food"
+    assert links(kyoto) == {"a.jpg": "../../Food/2026/07/a.jpg",
+                            "a (1).jpg": "../../Travel/2026/07/a.jpg"}
+    assert all((kyoto / name).read_bytes() for name in links(kyoto)), "links resolve"
+    assert (kyoto / MARK).read_text().strip() == "id1"
+
+    renamed = kyoto.with_name("Our trip")
+    kyoto.rename(renamed)
+    (renamed / "notes.txt").write_text("the user's")
+    moved = root / "Pets" / "a.jpg"
+    moved.parent.mkdir()
+    a.rename(moved)
+    report = sync_album_folders(root, [AlbumView("id1", "2026-07-14 Kyoto — food",
+                                                 (moved, b))])
+    assert report.folders["id1"] == renamed, "the user's name for it is kept"
+    assert links(renamed) == {"a.jpg": "../../Pets/a.jpg",
+                              "a (1).jpg": "../../Travel/2026/07/a.jpg"}
+    assert (renamed / "notes.txt").read_text() == "the user's"
+    assert not (root / "Albums" / "2026-07-15 Nara").exists(), "an album gone, its folder too"
+    assert (mine / "speech.txt").read_text() == "mine" and not links(mine)
+
+    sync_album_folders(root, [])
+    assert renamed.is_dir() and links(renamed) == {} and not (renamed / MARK).exists(), \
+        "a folder holding the user's files stays, without xintud's links and mark"
+    assert all(p.is_file() for p in (moved, b, c)), "no photo touched, ever"
+
+
+def test_a_link_never_points_out_of_the_library(tmp_path: Path) -> None:
+    root = tmp_path / "Xintu"
+    root.mkdir()
+    outside = photo(tmp_path, "elsewhere/x.jpg")
+    report = sync_album_folders(root, [AlbumView("id3", "2026-01-01", (outside,))])
+    assert links(report.folders["id3"]) == {}
