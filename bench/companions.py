@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import median
 from xintud.intake.companions import companions_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             found = sum(len(companions_of(photo)) for photo in photos)
             passes.append(time.perf_counter() - started)
-    per_photo_ms = statistics.median(passes) * 1000 / args.files
+    per_photo_ms = median(passes) * 1000 / args.files
     results: dict[str, object] = {"files": args.files, "companions_found": found,
                                   "per_photo_ms": round(per_photo_ms, 4)}
     formats = REPO / "bench" / "out" / "formats.json"

@@ -21,7 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the daemon runs (cli/xi
 from PIL import Image  # noqa: E402
 
 from bench import data  # noqa: E402
-from bench.measure import load_average, timed  # noqa: E402
+from bench.measure import load_average, median, timed  # noqa: E402
 from bench.pipeline import daemon_classifier, run_ours  # noqa: E402
 from xintud.config.schema import DaemonConfig  # noqa: E402
 from xintud.engine.decode import decode_image  # noqa: E402
@@ -94,8 +94,6 @@ def main(argv: list[str] | None = None) -> int:
                 runs[kind]["decode"].append(len(files) / timed(lambda f=files: decode_all(f)).wall)
                 runs[kind]["classify"].append(len(files) / timed(
                     lambda f=files: run_ours(classifier, f, "camera")).wall)
-    def median(values: list[float]) -> float:
-        return sorted(values)[len(values) // 2]
     results = {
         "photos": args.count,
         "mean_mb": {k: round(sum(p.stat().st_size for p in v) / len(v) / 1e6, 2)

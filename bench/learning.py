@@ -17,13 +17,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench.measure import median  # noqa: E402
 from xintud.core.categories import CATEGORY_IDS  # noqa: E402
 from xintud.engine.features import TEXT_FEATURE_NAMES  # noqa: E402
 from xintud.engine.learned import LearnedHeads  # noqa: E402
@@ -41,7 +41,7 @@ def median_seconds(work: Callable[[], object], runs: int = RUNS) -> float:
         started = time.perf_counter()
         work()
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return median(times)
 
 
 def drawn_examples(count: int, categories: tuple[str, ...], seed: int) -> list[Example]:

@@ -23,20 +23,24 @@ class Moment:
     key: str = ""  # what names the photo for good (its sha256 in the library), if not the path
 
 
-def moment_of(analysis: Analysis, path: Path) -> Moment:
+def taken_when(taken_at: str | None, path: Path) -> tuple[datetime, bool]:
+    """When a photo was taken and whether EXIF said so: its EXIF time (ISO 8601), else the
+    file's modification time, else now."""
+    if taken_at:
+        try:
+            return datetime.fromisoformat(taken_at), True
+        except ValueError:
+            pass
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime), False
+    except OSError:
+        return datetime.now(), False
+
+
+def moment_of(analysis: Analysis, path: Path, key: str = "") -> Moment:
     """The moment of an analysed photo."""
     meta = analysis.evidence.metadata
-    taken, from_exif = None, False
-    if meta.taken_at:
-        try:
-            taken, from_exif = datetime.fromisoformat(meta.taken_at), True
-        except ValueError:
-            taken = None
-    if taken is None:
-        try:
-            taken = datetime.fromtimestamp(path.stat().st_mtime)
-        except OSError:
-            taken = datetime.now()
+    taken, from_exif = taken_when(meta.taken_at, path)
     return Moment(path=path, taken=taken, from_exif=from_exif,
                   gps=tuple(meta.gps) if meta.gps else None,  # type: ignore[arg-type]
-                  category=analysis.category, quality=analysis.quality.score)
+                  category=analysis.category, quality=analysis.quality.score, key=key)

@@ -13,12 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from xintud.albums.build import Album, build_albums
-from xintud.albums.moments import Moment
+from xintud.albums.moments import Moment, moment_of, taken_when
 from xintud.config.schema import Config
 from xintud.core.facts import Analysis
 from xintud.library.album_links import AlbumView, sync_album_folders
@@ -43,8 +42,7 @@ class AlbumKeeper:
     def add(self, analysis: Analysis, where: Path) -> None:
         """A photo was filed: it joins the timeline; the folders are remade soon."""
         if self._moments is not None:
-            self._moments[analysis.sha256] = _moment(analysis.sha256, where, analysis.category,
-                                                     analysis.model_dump(mode="json"))
+            self._moments[analysis.sha256] = moment_of(analysis, where, key=analysis.sha256)
         self._due = time.monotonic() + REMAKE_AFTER_SECONDS
 
     def start(self) -> None:
@@ -109,18 +107,10 @@ class AlbumKeeper:
 
 
 def _moment(sha256: str, path: Path, category: str | None, result: dict[str, Any]) -> Moment:
+    """The moment of a filed photo from its stored result (plain JSON: a full Analysis per
+    photo would cost a pydantic parse each at start)."""
     metadata = (result.get("evidence") or {}).get("metadata") or {}
-    taken, from_exif = None, False
-    if metadata.get("taken_at"):
-        try:
-            taken, from_exif = datetime.fromisoformat(metadata["taken_at"]), True
-        except ValueError:
-            taken = None
-    if taken is None:
-        try:
-            taken = datetime.fromtimestamp(path.stat().st_mtime)
-        except OSError:
-            taken = datetime.now()
+    taken, from_exif = taken_when(metadata.get("taken_at"), path)
     gps = metadata.get("gps")
     return Moment(path=path, taken=taken, from_exif=from_exif,
                   gps=(float(gps[0]), float(gps[1])) if gps else None,

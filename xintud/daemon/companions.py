@@ -21,6 +21,7 @@ from pathlib import Path
 from xintud.config.schema import Config, fill_layout
 from xintud.core.hashing import sha256_file
 from xintud.core.text import printable
+from xintud.daemon.side import earliest
 from xintud.intake.companions import is_companion_name, photos_for
 from xintud.intake.settle import IMAGE_SUFFIXES, Settler, is_ignored
 from xintud.intake.video import is_video_file, is_video_name, video_created_at
@@ -83,9 +84,7 @@ class CompanionFollower:
 
     def next_deadline(self) -> float | None:
         """When a companion will have settled or a lone video is due (monotonic)."""
-        deadlines = [d for d in (self.settler.next_deadline(), *self._lone.values())
-                     if d is not None]
-        return min(deadlines) if deadlines else None
+        return earliest(self.settler.next_deadline(), *self._lone.values())
 
     def step(self) -> None:
         """Send every settled companion after its photo, if the photo was filed; file the

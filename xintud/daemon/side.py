@@ -8,6 +8,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 
+def earliest(*deadlines: float | None) -> float | None:
+    """The earliest of these times, None standing for "nothing due"."""
+    due = [d for d in deadlines if d is not None]
+    return min(due) if due else None
+
+
 def both(first: Callable[..., Any], second: Callable[..., Any]) -> Callable[..., None]:
     """One callback that calls two (a filed photo tells duplicates and albums)."""
     def call(*args: Any) -> None:
@@ -51,5 +57,4 @@ class SideWatchers:
 
     def next_deadline(self) -> float | None:
         """The earliest time (monotonic) one of them has something to do."""
-        deadlines = [d for d in (w.next_deadline() for w in self.watchers) if d is not None]
-        return min(deadlines) if deadlines else None
+        return earliest(*(w.next_deadline() for w in self.watchers))

@@ -22,6 +22,7 @@ from xintud.daemon.corrections import CorrectionTaker
 from xintud.daemon.learner import Learner
 from xintud.daemon.models import ModelHolder
 from xintud.daemon.refile import Refiler
+from xintud.daemon.side import earliest
 from xintud.daemon.teach import Teacher
 from xintud.intake.settle import Settler
 from xintud.intake.watch import FolderWatcher
@@ -135,9 +136,7 @@ class Teaching:
 
     def next_deadline(self) -> float | None:
         """The earliest time (monotonic) `step` has something to do."""
-        deadlines = [d for d in (self.settler.next_deadline(), self.learner.next_deadline())
-                     if d is not None]
-        return min(deadlines) if deadlines else None
+        return earliest(self.settler.next_deadline(), self.learner.next_deadline())
 
     def _use_version(self, stored: StoredVersion | None) -> None:
         self._models.use_learned(None if stored is None else stored.learned())
