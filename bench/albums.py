@@ -1,5 +1,7 @@
 """Albums benchmark: `python -m bench.albums [--photos N]` — grouping a library of N photos
-(default 100,000) into events and trips, named (target ≤ 30 s), and adding one photo.
+(default 100,000) into events and trips, named (target ≤ 30 s), and adding one photo to it
+(target ≤ 50 ms): the timeline's update, and with it the album folders on disk (in a temp
+folder: the links of the albums it changed).
 
 Five years of a person's photos, drawn: days with a few shots at home, evenings out, a trip
 of a week abroad every few months; 60% geotagged. Prints JSON.
@@ -10,24 +12,31 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from xintud.albums.build import build_albums
+from bench.measure import median
 from xintud.albums.geocode import Gazetteer
 from xintud.albums.moments import Moment
+from xintud.albums.timeline import Timeline, build_albums
+from xintud.library.album_links import AlbumFolders, AlbumView
+
+ADDED = 300  # photos held back and added one by one, at random places in the timeline
 
 HOME, AWAY = (48.137, 11.575), [(35.012, 135.768), (41.902, 12.496), (40.713, -74.006)]
 
 
-def drawn_library(count: int, seed: int = 0) -> list[Moment]:
-    """`count` moments over about five years."""
+def drawn_library(count: int, seed: int = 0, trips: float = 0.01) -> list[Moment]:
+    """`count` moments over about five years (a trip begins on a share `trips` of days);
+    each keyed by its number, as the daemon keys a photo by its content."""
     rng = random.Random(seed)
     moments: list[Moment] = []
     day = datetime(2022, 1, 1, 8)
     while len(moments) < count:
-        trip = rng.random() < 0.01
+        trip = rng.random() < trips
         place = rng.choice(AWAY) if trip else HOME
         for _ in range(7 if trip else 1):
             shots = rng.randint(40, 120) if trip else rng.randint(0, 60)
@@ -38,9 +47,39 @@ def drawn_library(count: int, seed: int = 0) -> list[Moment]:
                     if rng.random() < 0.6 else None
                 moments.append(Moment(Path(f"/lib/{len(moments):06d}.jpg"), at, True, gps,
                                       rng.choice(("food", "travel", "social", "pets")),
-                                      rng.random()))
+                                      rng.random(), key=f"k{len(moments):06d}"))
             day += timedelta(days=1)
     return moments[:count]
+
+
+def adding_photos(moments: list[Moment], gazetteer: Gazetteer) -> tuple[list[float],
+                                                                       list[float]]:
+    """Milliseconds to add each of ADDED photos: to the timeline alone, and then also to the
+    album folders (real links in a temp library)."""
+    late = random.Random(1).sample(range(len(moments)), ADDED)
+    held = set(late)
+    timeline = Timeline(gazetteer)
+    timeline_ms, folders_ms = [], []
+    with tempfile.TemporaryDirectory() as temp:
+        root = Path(temp)
+        moments = [replace(m, path=root / "Photos" / m.path.name) for m in moments]
+        (root / "Photos").mkdir()
+        for moment in moments:
+            moment.path.touch()  # the links point at files that are there, as in a library
+        folders = AlbumFolders(root)
+        for album in timeline.load([m for i, m in enumerate(moments) if i not in held]):
+            folders.show(AlbumView(album.id, album.name, tuple(m.path for m in album.members)))
+        for index in late:
+            started = time.perf_counter()
+            change = timeline.add(moments[index])
+            timeline_ms.append(1000 * (time.perf_counter() - started))
+            for gone in change.gone:
+                folders.drop(gone)
+            for album in change.shown:
+                folders.show(AlbumView(album.id, album.name,
+                                       tuple(m.path for m in album.members)))
+            folders_ms.append(1000 * (time.perf_counter() - started))
+    return timeline_ms, folders_ms
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,10 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     albums = build_albums(moments, gazetteer)
     grouped = time.perf_counter() - started
+    timeline_ms, folders_ms = adding_photos(moments, gazetteer)
     print(json.dumps({
         "photos": len(moments), "albums": len(albums),
         "trips": sum(a.kind == "trip" for a in albums),
         "gazetteer_load_s": round(load, 2), "group_and_name_s": round(grouped, 2),
+        "add_one_ms_p50": round(median(timeline_ms), 2),
+        "add_one_ms_p95": round(sorted(timeline_ms)[int(0.95 * len(timeline_ms))], 2),
+        "add_one_with_folders_ms_p50": round(median(folders_ms), 2),
+        "add_one_with_folders_ms_p95": round(sorted(folders_ms)[int(0.95 * len(folders_ms))],
+                                             2),
         "examples": [a.name for a in albums if a.kind == "trip"][:3],
     }, indent=1))
     return 0

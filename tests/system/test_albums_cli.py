@@ -59,7 +59,7 @@ def test_the_daemon_keeps_albums_of_links_in_the_library(tmp_path: Path) -> None
     from tests.support.daemon_tree import DaemonTree, wait_for
 
     tree = DaemonTree(tmp_path)
-    tree.write_config(library="albums = true")
+    tree.write_config()  # albums are on by default
     daemon = tree.start()
     try:
         for i in range(3):
@@ -83,5 +83,28 @@ def test_the_daemon_keeps_albums_of_links_in_the_library(tmp_path: Path) -> None
         [album] = [json.loads(line) for line in listed.stdout.splitlines()]
         assert album["count"] == 3 and album["place"] == "Munich"
         assert tree.status()["learning"]["corrections"] == 0, "links are no corrections"
+
+        ours = folder.with_name("Dinner at home")
+        folder.rename(ours)
+        geotagged(tree.camera / "IMG_303.jpg", 23, "2026:08:01 19:45:00", (48.137, 11.575))
+        geotagged(tree.camera / "IMG_400.jpg", 24, "2026:08:02 11:00:00", (48.137, 11.575))
+
+        def linked(where: Path) -> list[str]:
+            return sorted(p.name for p in where.iterdir() if p.is_symlink()) \
+                if where.is_dir() else []
+
+        wait_for(lambda: len(linked(ours)) == 4 and len(folders()) == 2, timeout=60,
+                 what="the late photo in the renamed folder, the next day's in a new one")
+        assert linked(ours) == ["IMG_300.jpg", "IMG_301.jpg", "IMG_302.jpg", "IMG_303.jpg"]
+        [next_day] = [f for f in folders() if f != ours]
+        assert next_day.name == "2026-08-02 Munich — " + next_day.name.split(" — ")[1]
+    finally:
+        assert tree.stop(daemon) == 0
+    daemon = tree.start()
+    try:
+        geotagged(tree.camera / "IMG_304.jpg", 25, "2026:08:01 19:50:00", (48.137, 11.575))
+        wait_for(lambda: len(linked(ours)) == 5, timeout=60,
+                 what="after a restart, the renamed folder still the dinner's, growing")
+        assert sorted(f.name for f in folders()) == sorted(["Dinner at home", next_day.name])
     finally:
         assert tree.stop(daemon) == 0

@@ -1,21 +1,19 @@
-"""Albums from moments: events (events.py), trips — consecutive events away from the usual
-places (places.py) spanning more than one day, merged into one — and the names a person would
-write: the date range, the place (geocode.py) and what the photos mostly are
-(`2026-07-14 Kyoto — food, travel`). Photos without GPS get date and content only.
+"""An album and its name: an event (events.py) or a trip — consecutive events away from the
+usual places (places.py) spanning more than one day, merged into one by timeline.py — named as
+a person would write it: the date range, the place (geocode.py) and what the photos mostly
+are (`2026-07-14 Kyoto — food, travel`). Photos without GPS get date and content only.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from xintud.albums.events import split_events
 from xintud.albums.geocode import Gazetteer
 from xintud.albums.moments import Moment
-from xintud.albums.places import is_away, middle, usual_places
+from xintud.albums.places import middle
 
 TOP_CATEGORIES = 2
 PLACE_SAMPLES = 24  # points of a trip looked up
@@ -31,12 +29,7 @@ class Album:
     end: datetime
     place: str | None
     members: tuple[Moment, ...]
-
-    @property
-    def id(self) -> str:
-        """Stable while the album keeps its first photo: what its folder is known by."""
-        first = self.members[0]
-        return hashlib.sha1(f"{self.kind}:{first.key or first.path}".encode()).hexdigest()[:12]
+    id: str = ""  # what its folder is known by (timeline.py keeps it as the album changes)
 
     @property
     def cover(self) -> Moment:
@@ -49,37 +42,9 @@ class Album:
         return sum(not m.from_exif for m in self.members)
 
 
-def build_albums(moments: Sequence[Moment], gazetteer: Gazetteer | None = None
-                 ) -> list[Album]:
-    """Every photo in exactly one album, albums in time order."""
-    gazetteer = gazetteer or Gazetteer()
-    events = split_events(moments)
-    usual = usual_places([(m.gps, m.taken.date()) for m in moments if m.gps])
-    runs: list[tuple[bool, list[list[Moment]]]] = []
-    for event in events:
-        away = is_away(middle([m.gps for m in event if m.gps]), usual)
-        if away and runs and runs[-1][0] and _close(runs[-1][1][-1], event):
-            runs[-1][1].append(event)
-        else:
-            runs.append((away, [event]))
-    albums = []
-    for away, group in runs:
-        if away and _days(group) > 1:
-            albums.append(_album("trip", [m for event in group for m in event], gazetteer))
-        else:
-            albums.extend(_album("event", event, gazetteer) for event in group)
-    return albums
-
-
-def _close(previous: list[Moment], event: list[Moment]) -> bool:
-    return (event[0].taken - previous[-1].taken).days <= 2
-
-
-def _days(group: list[list[Moment]]) -> int:
-    return (group[-1][-1].taken.date() - group[0][0].taken.date()).days + 1
-
-
-def _album(kind: str, members: list[Moment], gazetteer: Gazetteer) -> Album:
+def make_album(kind: str, members: list[Moment], gazetteer: Gazetteer) -> Album:
+    """An event or trip of these photos (in time order), named; its id is set by the
+    timeline."""
     start, end = members[0].taken, members[-1].taken
     place = _place_name(members, gazetteer, kind)
     return Album(name=album_name(start, end, place, [m.category for m in members]),

@@ -8,7 +8,7 @@ photo an hour on a walk both get their outing as one event.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from statistics import median
 
 from xintud.albums.moments import Moment
@@ -19,20 +19,33 @@ FACTOR = 8.0
 WINDOW = 6
 
 
+def order_key(moment: Moment) -> tuple[datetime, str]:
+    """Where a photo sits on the timeline: by time, then by what names it."""
+    return moment.taken, moment.key or str(moment.path)
+
+
 def split_events(moments: Sequence[Moment]) -> list[list[Moment]]:
     """The photos as events, each in time order, the events in time order; every photo in
     exactly one."""
-    ordered = sorted(moments, key=lambda m: (m.taken, str(m.path)))
+    return split_between(sorted(moments, key=order_key))
+
+
+def split_between(ordered: Sequence[Moment], before: Sequence[Moment] = (),
+                  after: Sequence[Moment] = ()) -> list[list[Moment]]:
+    """`ordered` (in time order) as events, as they would be split on the whole timeline
+    given its neighbours there: `before` and `after` (in time order, at least WINDOW + 1 of
+    them where the timeline has them) only count for the typical gap near the edges."""
     if not ordered:
         return []
-    gaps = [(b.taken - a.taken).total_seconds() for a, b in zip(ordered, ordered[1:],
+    around = [*before, *ordered, *after]
+    gaps = [(b.taken - a.taken).total_seconds() for a, b in zip(around, around[1:],
                                                                strict=False)]
     events, current = [], [ordered[0]]
-    for index in range(len(gaps)):
-        if _is_boundary(gaps, index):
+    for index in range(1, len(ordered)):
+        if _is_boundary(gaps, len(before) + index - 1):
             events.append(current)
             current = []
-        current.append(ordered[index + 1])
+        current.append(ordered[index])
     events.append(current)
     return events
 

@@ -6,8 +6,8 @@ photos does not make it home; a place is away beyond AWAY_KM from all of them.""
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 CELL_DEGREES = 0.25
@@ -27,15 +27,26 @@ def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 def usual_places(points: Sequence[tuple[tuple[float, float], date]]
                  ) -> list[tuple[float, float]]:
     """The centres of the cells the person comes back to, from (place, day) of each photo."""
-    weeks: dict[tuple[int, int], set[tuple[int, int]]] = defaultdict(set)
+    weeks: dict[tuple[int, int], Counter[tuple[int, int]]] = defaultdict(Counter)
     for (lat, lon), day in points:
-        cell = (math.floor(lat / CELL_DEGREES), math.floor(lon / CELL_DEGREES))
-        weeks[cell].add(day.isocalendar()[:2])
+        weeks[cell_of((lat, lon))][day.isocalendar()[:2]] += 1
+    return usual_places_of_weeks(weeks)
+
+
+def cell_of(place: tuple[float, float]) -> tuple[int, int]:
+    """The grid cell a place is in."""
+    return math.floor(place[0] / CELL_DEGREES), math.floor(place[1] / CELL_DEGREES)
+
+
+def usual_places_of_weeks(weeks: Mapping[tuple[int, int], Mapping[tuple[int, int], int]]
+                          ) -> list[tuple[float, float]]:
+    """The usual places from the weeks (ISO year, week) photographed in each cell, in cell
+    order."""
     if not weeks:
         return []
     most = max(len(w) for w in weeks.values())
     return [((y + 0.5) * CELL_DEGREES, (x + 0.5) * CELL_DEGREES)
-            for (y, x), w in weeks.items() if len(w) >= USUAL_SHARE * most]
+            for (y, x), w in sorted(weeks.items()) if len(w) >= USUAL_SHARE * most]
 
 
 def middle(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:

@@ -41,8 +41,8 @@ def format_album(album: Any) -> str:
 
 def run_albums(args: argparse.Namespace, paths: list[Path]) -> int:
     """Analyse the files, gather them into albums, print them; exit 1 when some file failed."""
-    from xintud.albums.build import build_albums
     from xintud.albums.moments import moment_of
+    from xintud.albums.timeline import build_albums
 
     analysed = analyse_files(args, paths)
     if analysed is None:

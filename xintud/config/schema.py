@@ -227,9 +227,9 @@ class LibraryConfig(_Strict):
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0,
                                   description="a photo classified below this is handled by "
                                               "below_threshold")
-    albums: bool = Field(False, description="keep Albums/ in the library: a folder of links "
-                                            "to the photos of each event and trip (off until "
-                                            "albums update one photo at a time)")
+    albums: bool = Field(True, description="keep Albums/ in the library: a folder of links "
+                                           "to the photos of each event and trip (false: "
+                                           "none)")
     videos: Annotated[str, AfterValidator(_check_video_layout)] = Field(
         "Videos/{year}/{month}", description='folder under root for a video without a photo '
         'twin, by the date it was made ({year}, {month}, {day}); "leave" leaves them')

@@ -1,8 +1,10 @@
 """Albums in the library, kept by the daemon: `Albums/<name>/` folders of links to the filed
-photos (library/album_links.py), remade a little while after photos stop arriving. The moments
-are read once from the records at start and added to as photos are filed; the grouping itself
-(albums/build.py) takes ~5 s for 100,000 photos, so it runs when the loop is idle, not per
-photo. `[library] albums = false` turns it off; tag mode makes no folders.
+photos (library/album_links.py), updated as each photo is filed — the timeline (albums/
+timeline.py) re-makes only the albums around it, in milliseconds — and checked against the
+records when the loop is idle, for photos the user moved or took back. The timeline is read
+from the records at start; the ids the folders carry are read back so that a folder keeps its
+album (and the name the user gave it) across restarts. `[library] albums = false` turns it
+off; tag mode makes no folders.
 """
 
 from __future__ import annotations
@@ -12,38 +14,47 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from xintud.albums.build import Album, build_albums
+from xintud.albums.build import Album
 from xintud.albums.moments import Moment, moment_of, taken_when
+from xintud.albums.timeline import Change, Timeline
 from xintud.config.schema import Config
 from xintud.core.facts import Analysis
-from xintud.library.album_links import AlbumView, sync_album_folders
+from xintud.library.album_links import AlbumFolders, AlbumView, members_shown
 from xintud.state.records import Records
 
 logger = logging.getLogger("xintud")
 
-REMAKE_AFTER_SECONDS = 5.0
+CHECK_AFTER_SECONDS = 30.0  # after the last photo filed: look for photos moved meanwhile
 
 
 class AlbumKeeper:
-    """The library's albums: moments in memory, folders remade when the loop is idle."""
+    """The library's albums: a timeline in memory, folders updated photo by photo."""
 
     def __init__(self, records: Records, config: Callable[[], Config]) -> None:
         self.records = records
         self.config = config
-        self._moments: dict[str, Moment] | None = None
-        self._albums: list[Album] = []
+        self._timeline: Timeline | None = None
+        self._folders: AlbumFolders | None = None
         self._due: float | None = time.monotonic()  # once at start
         self._lock = threading.Lock()  # the control thread reads the albums
 
     def add(self, analysis: Analysis, where: Path) -> None:
-        """A photo was filed: it joins the timeline; the folders are remade soon."""
-        if self._moments is not None:
-            self._moments[analysis.sha256] = moment_of(analysis, where, key=analysis.sha256)
-        self._due = time.monotonic() + REMAKE_AFTER_SECONDS
+        """A photo was filed: it joins its album, whose folder is updated now."""
+        if self._timeline is None or not self._enabled():
+            return
+        started = time.perf_counter()
+        with self._lock:
+            change = self._timeline.add(moment_of(analysis, where, key=analysis.sha256))
+        self._show(change)
+        album = next((a for a in change.shown if any(m.key == analysis.sha256
+                                                     for m in a.members)), None)
+        if album is not None:
+            logger.info("album %s: now %d photos, with %s (%.0f ms)", album.name,
+                        len(album.members), where.name, 1000 * (time.perf_counter() - started))
+        self._due = time.monotonic() + CHECK_AFTER_SECONDS
 
     def start(self) -> None:
         """Nothing to watch: the loop's steps do the work."""
@@ -52,30 +63,28 @@ class AlbumKeeper:
         """Nothing to stop."""
 
     def next_deadline(self) -> float | None:
-        """When the folders are to be remade (monotonic), if they are."""
+        """When the albums are next checked against the records (monotonic), if they are."""
         return self._due if self._enabled() else None
 
     def step(self) -> None:
-        """Remake the albums and their folders when due."""
+        """At start: read the timeline and make `Albums/` whole; later: follow the photos the
+        user moved or took back since."""
         if self._due is None or time.monotonic() < self._due or not self._enabled():
             return
         self._due = None
         started = time.perf_counter()
-        moments = self._timeline()
-        albums = build_albums(list(moments.values()))
-        with self._lock:
-            self._albums = albums
-        report = sync_album_folders(self.config().library.root, [
-            AlbumView(a.id, a.name, tuple(m.path for m in a.members)) for a in albums])
-        if report.linked or report.unlinked or report.removed_folders:
-            logger.info("albums: %d in Albums/ (%d links made, %d removed) in %.1f s",
-                        len(albums), report.linked, report.unlinked,
-                        time.perf_counter() - started)
+        if self._timeline is None or self._folders is None or \
+                self._folders.root != self.config().library.root:
+            self._load()
+            return
+        self._follow_records()
+        logger.debug("albums checked against the records in %.2f s",
+                     time.perf_counter() - started)
 
     def report(self) -> list[dict[str, Any]]:
         """The albums as `xintuctl albums` shows them, one object each."""
         with self._lock:
-            albums = list(self._albums)
+            albums = self._timeline.albums if self._timeline is not None else []
         return [{"name": a.name, "kind": a.kind, "start": a.start.isoformat(),
                  "end": a.end.isoformat(), "place": a.place, "count": len(a.members),
                  "cover": str(a.cover.path), "members": [str(m.path) for m in a.members]}
@@ -86,34 +95,75 @@ class AlbumKeeper:
         return config.library.albums and config.library.action != "tag" and \
             config.library.root.is_dir()
 
-    def _timeline(self) -> dict[str, Moment]:
-        if self._moments is None:
-            self._moments = {}
-            for sha256, path, category, result in self.records.filed_results():
-                try:
-                    data = json.loads(result)
-                except (TypeError, ValueError):
-                    continue
-                self._moments[sha256] = _moment(sha256, path, category, data)
+    def _load(self) -> None:
+        started = time.perf_counter()
         root = self.config().library.root
-        current = dict(self.records.filed_paths())  # photos the user moved, or took back
-        timeline = {}
-        for key, moment in self._moments.items():
-            path = current.get(key)
-            if path is not None and path.is_relative_to(root):
-                timeline[key] = moment if path == moment.path else replace(moment, path=path)
-        self._moments = timeline
-        return timeline
+        folders = AlbumFolders(root)
+        current = dict(self.records.filed_paths())
+        by_path = {path: sha for sha, path in current.items()}
+        known = {by_path[p]: album_id for album_id, folder in folders.folders().items()
+                 for p in members_shown(folder) if p in by_path}
+        moments = []
+        for sha256, path, category, result in self.records.filed_results():
+            here = current.get(sha256, path)
+            if here.is_relative_to(root):
+                moments.append(_moment(sha256, here, category, result))
+        timeline = Timeline()
+        albums = timeline.load(moments, known=known)
+        report = folders.sync([_view(a) for a in albums])
+        with self._lock:
+            self._timeline, self._folders = timeline, folders
+        logger.info("albums: %d in %s (%d photos; %d links made, %d removed) in %.1f s",
+                    len(albums), folders.albums_dir, len(moments), report.linked,
+                    report.unlinked, time.perf_counter() - started)
+
+    def _follow_records(self) -> None:
+        assert self._timeline is not None
+        root = self.config().library.root
+        current = {sha: path for sha, path in self.records.filed_paths()
+                   if path.is_relative_to(root)}
+        with self._lock:
+            names = self._timeline.names()
+        for sha256 in names - set(current):
+            with self._lock:
+                change = self._timeline.remove(sha256)
+            self._show(change)
+        for sha256 in names & set(current):
+            moment = self._timeline.moment(sha256)
+            if moment is not None and moment.path != current[sha256]:
+                with self._lock:
+                    change = self._timeline.replace(sha256, path=current[sha256])
+                self._show(change)
+
+    def _show(self, change: Change) -> None:
+        if self._folders is None:
+            return
+        try:
+            for album_id in change.gone:
+                self._folders.drop(album_id)
+            for album in change.shown:
+                self._folders.show(_view(album))
+        except OSError as exc:
+            logger.warning("albums: cannot update %s (%s); they are made again at the next "
+                           "start", self._folders.albums_dir, exc)
 
 
-def _moment(sha256: str, path: Path, category: str | None, result: dict[str, Any]) -> Moment:
+def _view(album: Album) -> AlbumView:
+    return AlbumView(album.id, album.name, tuple(m.path for m in album.members))
+
+
+def _moment(sha256: str, path: Path, category: str | None, result: str | None) -> Moment:
     """The moment of a filed photo from its stored result (plain JSON: a full Analysis per
     photo would cost a pydantic parse each at start)."""
-    metadata = (result.get("evidence") or {}).get("metadata") or {}
+    try:
+        data = json.loads(result or "{}")
+    except ValueError:
+        data = {}
+    metadata = (data.get("evidence") or {}).get("metadata") or {}
     taken, from_exif = taken_when(metadata.get("taken_at"), path)
     gps = metadata.get("gps")
     return Moment(path=path, taken=taken, from_exif=from_exif,
                   gps=(float(gps[0]), float(gps[1])) if gps else None,
-                  category=category or result.get("category") or "other",
-                  quality=float((result.get("quality") or {}).get("score") or 0.0),
+                  category=category or data.get("category") or "other",
+                  quality=float((data.get("quality") or {}).get("score") or 0.0),
                   key=sha256)

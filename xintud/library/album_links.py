@@ -1,11 +1,12 @@
 """Where album folders are made: `Albums/<name>/` in the library, holding relative symlinks to
 the filed photos — views, never copies; nothing is ever moved, copied or changed to make one.
 
-A folder xintud made carries a MARK file naming its album, so a folder the user renamed is
-still that album's (its new name is kept), and a folder without one is the user's and never
-touched. Only symlinks are ever removed from an album folder, and only ones xintud would have
-made (or broken ones); a link is never followed. A folder whose album is gone loses its links
-and its mark, and is removed only when nothing else is left in it.
+A folder xintud made carries a MARK file naming its album and the name xintud gave it, so a
+folder the user renamed is still that album's (its new name is kept; one xintud named is renamed
+as the album's name changes — a trip that grows by a day), and a folder without one is the
+user's and never touched. Only symlinks are ever removed from an album folder, and only ones
+xintud would have made (or broken ones); a link is never followed. A folder whose album is
+gone loses its links and its mark, and is removed only when nothing else is left in it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,29 @@ def folder_name(name: str) -> str:
     return text[:200] or "Album"
 
 
+@dataclass(frozen=True)
+class Mark:
+    """What a folder's mark says: its album, and the folder name xintud last gave it."""
+
+    album_id: str
+    given: str
+
+    def render(self) -> str:
+        """The mark file's text."""
+        return f"{self.album_id}\n{self.given}\n"
+
+
+def read_mark(folder: Path) -> Mark | None:
+    """The mark of a folder xintud made, or None for the user's own."""
+    try:
+        lines = (folder / MARK).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not lines or not lines[0].strip():
+        return None
+    return Mark(lines[0].strip(), lines[1] if len(lines) > 1 else folder.name)
+
+
 def marked_folders(albums_dir: Path) -> dict[str, Path]:
     """The album folders xintud made, by album id (wherever the user renamed them to)."""
     found = {}
@@ -58,48 +82,132 @@ def marked_folders(albums_dir: Path) -> dict[str, Path]:
         return found
     for entry in os.scandir(albums_dir):
         if entry.is_dir(follow_symlinks=False):
-            mark = Path(entry.path) / MARK
-            try:
-                album_id = mark.read_text().strip() if mark.is_file() else ""
-            except OSError:
-                album_id = ""
-            if album_id:
-                found[album_id] = Path(entry.path)
+            mark = read_mark(Path(entry.path))
+            if mark is not None:
+                found[mark.album_id] = Path(entry.path)
     return found
 
 
-def sync_album_folders(library_root: Path, albums: Sequence[AlbumView]) -> SyncReport:
-    """Make `Albums/` show exactly these albums; see the module docstring for what is kept."""
-    albums_dir = library_root / ALBUMS_FOLDER
-    albums_dir.mkdir(exist_ok=True)
-    ours = marked_folders(albums_dir)
-    report = SyncReport()
-    for album in albums:
-        folder = ours.pop(album.id, None) or _new_folder(albums_dir, album)
+def members_shown(folder: Path) -> list[Path]:
+    """The photos a folder's links point at (resolved within the folder, never followed)."""
+    shown = []
+    for entry in os.scandir(folder):
+        if entry.is_symlink():
+            shown.append(Path(os.path.normpath(folder / os.readlink(entry.path))))
+    return shown
+
+
+class AlbumFolders:
+    """The `Albums/` folder of one library: all albums at once (`sync`), or the few one new
+    photo changed (`show`, `drop`) without reading every folder again."""
+
+    def __init__(self, library_root: Path) -> None:
+        self.root = library_root
+        self.albums_dir = library_root / ALBUMS_FOLDER
+        self._folders: dict[str, Path] | None = None
+
+    def folders(self) -> dict[str, Path]:
+        """The folders xintud made, by album id."""
+        if self._folders is None:
+            self._folders = marked_folders(self.albums_dir)
+        return self._folders
+
+    def sync(self, albums: Sequence[AlbumView]) -> SyncReport:
+        """Make `Albums/` show exactly these albums; see the module docstring for what is
+        kept."""
+        self._folders = None
+        report = SyncReport()
+        wanted = {album.id for album in albums}
+        for album in albums:
+            self._show(album, report)
+        for album_id in [i for i in self.folders() if i not in wanted]:
+            self._drop(album_id, report)
+        return report
+
+    def show(self, album: AlbumView) -> SyncReport:
+        """Make or update one album's folder."""
+        report = SyncReport()
+        self._show(album, report)
+        return report
+
+    def drop(self, album_id: str) -> SyncReport:
+        """An album that is no more: its links and mark go, the folder when nothing is left."""
+        report = SyncReport()
+        self._drop(album_id, report)
+        return report
+
+    def _show(self, album: AlbumView, report: SyncReport) -> None:
+        self.albums_dir.mkdir(exist_ok=True)
+        folder = self.folders().get(album.id)
+        if folder is not None and (not folder.is_dir() or (read_mark(folder) or Mark("", "")
+                                                           ).album_id != album.id):
+            self._folders = None  # the user moved things about: look again
+            folder = self.folders().get(album.id)
+        folder = self._renamed(folder, album) if folder is not None else \
+            _new_folder(self.albums_dir, album)
+        self.folders()[album.id] = folder
         report.folders[album.id] = folder
-        linked, unlinked = _sync_links(folder, album.members, library_root)
+        linked, unlinked = _sync_links(folder, album.members, self.root)
         report.linked += linked
         report.unlinked += unlinked
-    for folder in ours.values():  # albums that are no more
-        report.unlinked += _sync_links(folder, (), library_root)[1]
+
+    def _renamed(self, folder: Path, album: AlbumView) -> Path:
+        """The album's folder under its new name — unless the user renamed it: theirs stays."""
+        mark = read_mark(folder)
+        wanted = folder_name(album.name)
+        if mark is None or folder.name != mark.given or _base_of(mark.given) == wanted:
+            return folder
+        for n in range(10000):
+            target = self.albums_dir / _numbered_folder(wanted, n)
+            if os.path.lexists(target):
+                continue
+            try:
+                folder.rename(target)
+            except OSError as exc:
+                logger.warning("album folder %s keeps its name: cannot rename it to %s (%s)",
+                               folder, target.name, exc)
+                return folder
+            (target / MARK).write_text(Mark(album.id, target.name).render())
+            return target
+        return folder
+
+    def _drop(self, album_id: str, report: SyncReport) -> None:
+        folder = self.folders().pop(album_id, None)
+        if folder is None or not folder.is_dir():
+            return
+        report.unlinked += _sync_links(folder, (), self.root)[1]
         (folder / MARK).unlink(missing_ok=True)
         try:
             folder.rmdir()
             report.removed_folders += 1
         except OSError:
             logger.info("album folder %s holds files of yours; left in place", folder)
-    return report
+
+
+def sync_album_folders(library_root: Path, albums: Sequence[AlbumView]) -> SyncReport:
+    """Make `Albums/` show exactly these albums (one pass of AlbumFolders.sync)."""
+    return AlbumFolders(library_root).sync(albums)
+
+
+def _numbered_folder(base: str, n: int) -> str:
+    """`Kyoto (2)`: a folder's name has no suffix (`St. Gallen` is one name)."""
+    return f"{base} ({n})" if n else base
+
+
+def _base_of(given: str) -> str:
+    """A folder name xintud gave without the ` (2)` it may have had to take."""
+    return re.sub(r" \(\d+\)$", "", given)
 
 
 def _new_folder(albums_dir: Path, album: AlbumView) -> Path:
     base = folder_name(album.name)
     for n in range(10000):
-        folder = albums_dir / numbered_name(base, n)
+        folder = albums_dir / _numbered_folder(base, n)
         try:
             folder.mkdir()
         except FileExistsError:
             continue
-        (folder / MARK).write_text(album.id + "\n")
+        (folder / MARK).write_text(Mark(album.id, folder.name).render())
         return folder
     raise OSError(f"no free folder name for album {album.name!r} in {albums_dir}")
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from xintud.albums.build import album_name, build_albums
+from xintud.albums.build import album_name
 from xintud.albums.events import split_events
 from xintud.albums.moments import Moment
+from xintud.albums.timeline import build_albums
 
 MUNICH, AUGSBURG, KYOTO, NARA = (48.137, 11.575), (48.370, 10.898), (35.012, 135.768), \
     (34.685, 135.805)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from xintud.library.album_links import MARK, AlbumView, sync_album_folders
+from xintud.library.album_links import MARK, AlbumFolders, AlbumView, sync_album_folders
 
 
 def photo(root: Path, relative: str) -> Path:
@@ -36,7 +36,7 @@ def test_album_folders_are_views_that_keep_the_users_changes(tmp_path: Path) -> 
     assert links(kyoto) == {"a.jpg": "../../Food/2026/07/a.jpg",
                             "a (1).jpg": "../../Travel/2026/07/a.jpg"}
     assert all((kyoto / name).read_bytes() for name in links(kyoto)), "links resolve"
-    assert (kyoto / MARK).read_text().strip() == "id1"
+    assert (kyoto / MARK).read_text().splitlines() == ["id1", "2026-07-14 Kyoto — food"]
 
     renamed = kyoto.with_name("Our trip")
     kyoto.rename(renamed)
@@ -65,3 +65,25 @@ def test_a_link_never_points_out_of_the_library(tmp_path: Path) -> None:
     outside = photo(tmp_path, "elsewhere/x.jpg")
     report = sync_album_folders(root, [AlbumView("id3", "2026-01-01", (outside,))])
     assert links(report.folders["id3"]) == {}
+
+
+def test_a_folder_xintud_named_follows_the_albums_name_one_the_user_named_does_not(
+        tmp_path: Path) -> None:
+    root = tmp_path / "Xintu"
+    a, b, c = (photo(root, f"Travel/2026/07/{n}.jpg") for n in "abc")
+    folders = AlbumFolders(root)
+    kyoto = folders.show(AlbumView("trip", "2026-07-10 Kyoto — travel", (a,))).folders["trip"]
+    grown = folders.show(AlbumView("trip", "2026-07-10 – 07-11 Kyoto — travel", (a, b)))
+    assert grown.folders["trip"].name == "2026-07-10 – 07-11 Kyoto — travel"
+    assert not kyoto.exists() and set(links(grown.folders["trip"])) == {"a.jpg", "b.jpg"}
+    mine = grown.folders["trip"].with_name("Japan!")
+    grown.folders["trip"].rename(mine)
+    again = folders.show(AlbumView("trip", "2026-07-10 – 07-12 Kyoto — travel", (a, b, c)))
+    assert again.folders["trip"] == mine and set(links(mine)) == {"a.jpg", "b.jpg", "c.jpg"}, \
+        "renamed by the user: found by its mark, its name kept, its links brought up to date"
+    taken = root / "Albums" / "2026-07-15 St. Gallen"
+    taken.mkdir()
+    other = folders.show(AlbumView("gallen", "2026-07-15 St. Gallen", (c,))).folders["gallen"]
+    assert other.name == "2026-07-15 St. Gallen (1)", "a user's folder of that name is left"
+    folders.drop("gallen")
+    assert not other.exists() and taken.is_dir()
