@@ -162,6 +162,16 @@ min_confidence = 0.0
         shutil.rmtree(self.base, ignore_errors=True)
         shutil.rmtree(self.runtime, ignore_errors=True)
 
+    def tree_files(self) -> list[Path]:
+        """Every regular file under the watch folders and the library, xintud's album
+        folders (links and their marks) left out."""
+        albums = self.library / "Albums"
+        return [p for folder in (self.camera, self.screenshots, self.library) if folder.exists()
+                for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
+                and not p.is_relative_to(albums)]
+
     def library_files(self) -> list[Path]:
-        """Every file filed in the library."""
-        return sorted(p for p in self.library.rglob("*") if p.is_file() and not p.is_symlink())
+        """Every file filed in the library (not the album folders: links and their marks)."""
+        albums = self.library / "Albums"
+        return sorted(p for p in self.library.rglob("*") if p.is_file() and not p.is_symlink()
+                      and not p.is_relative_to(albums))

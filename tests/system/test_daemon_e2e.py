@@ -41,10 +41,7 @@ def write_slowly(path: Path, data: bytes, chunks: int = 5, pause: float = 0.3) -
 
 def all_hashes(tree: DaemonTree) -> list[str]:
     """sha256 of every photo anywhere in the tree's watch folders and library."""
-    files = [p for folder in (tree.camera, tree.screenshots, tree.library)
-             for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
-             and not p.name.endswith(".xmp")]
-    return sorted(sha256(p) for p in files)
+    return sorted(sha256(p) for p in tree.tree_files() if not p.name.endswith(".xmp"))
 
 
 def test_daemon_files_pauses_undoes_and_restarts(tmp_path: Path) -> None:

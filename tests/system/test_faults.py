@@ -67,9 +67,8 @@ def make_photos(folder: Path, count: int, first_seed: int = 0,
 
 
 def tree_files(tree: DaemonTree) -> list[Path]:
-    """Every regular file under the watch folders and the library."""
-    return [p for folder in (tree.camera, tree.screenshots, tree.library) if folder.exists()
-            for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+    """Every regular file under the watch folders and the library (not the album folders)."""
+    return tree.tree_files()
 
 
 def part_files(tree: DaemonTree) -> list[Path]:
