@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 from xintud.albums.build import Album, make_album
 from xintud.albums.events import WINDOW, order_key, split_between, split_events
@@ -129,14 +130,9 @@ class Timeline:
         self._put_events(at, at + 1, [Event(moments, event.centre, event.away)])
         return self._settle()
 
-    def names(self) -> set[str]:
-        """The photos on it."""
-        return {name_of(m) for e in self._events for m in e.moments}
-
-    def moment(self, name: str) -> Moment | None:
-        """The photo of that name, if it is on the timeline."""
-        found = self._find(name)
-        return None if found is None else self._events[found[0]].moments[found[1]]
+    def paths(self) -> dict[str, Path]:
+        """Where each photo on it is, by its name."""
+        return {name_of(m): m.path for e in self._events for m in e.moments}
 
     # the events
 

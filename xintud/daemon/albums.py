@@ -99,15 +99,11 @@ class AlbumKeeper:
         started = time.perf_counter()
         root = self.config().library.root
         folders = AlbumFolders(root)
-        current = dict(self.records.filed_paths())
-        by_path = {path: sha for sha, path in current.items()}
+        moments = [_moment(sha256, path, category, result) for sha256, path, category, result
+                   in self.records.filed_results() if path.is_relative_to(root)]
+        by_path = {m.path: m.key for m in moments}
         known = {by_path[p]: album_id for album_id, folder in folders.folders().items()
                  for p in members_shown(folder) if p in by_path}
-        moments = []
-        for sha256, path, category, result in self.records.filed_results():
-            here = current.get(sha256, path)
-            if here.is_relative_to(root):
-                moments.append(_moment(sha256, here, category, result))
         timeline = Timeline()
         albums = timeline.load(moments, known=known)
         report = folders.sync([_view(a) for a in albums])
@@ -123,17 +119,14 @@ class AlbumKeeper:
         current = {sha: path for sha, path in self.records.filed_paths()
                    if path.is_relative_to(root)}
         with self._lock:
-            names = self._timeline.names()
-        for sha256 in names - set(current):
+            shown = self._timeline.paths()
+        for sha256, path in shown.items():
+            if current.get(sha256) == path:
+                continue
             with self._lock:
-                change = self._timeline.remove(sha256)
+                change = self._timeline.remove(sha256) if sha256 not in current else \
+                    self._timeline.replace(sha256, path=current[sha256])
             self._show(change)
-        for sha256 in names & set(current):
-            moment = self._timeline.moment(sha256)
-            if moment is not None and moment.path != current[sha256]:
-                with self._lock:
-                    change = self._timeline.replace(sha256, path=current[sha256])
-                self._show(change)
 
     def _show(self, change: Change) -> None:
         if self._folders is None:

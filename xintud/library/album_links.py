@@ -139,11 +139,12 @@ class AlbumFolders:
     def _show(self, album: AlbumView, report: SyncReport) -> None:
         self.albums_dir.mkdir(exist_ok=True)
         folder = self.folders().get(album.id)
-        if folder is not None and (not folder.is_dir() or (read_mark(folder) or Mark("", "")
-                                                           ).album_id != album.id):
+        mark = read_mark(folder) if folder is not None else None
+        if folder is not None and (mark is None or mark.album_id != album.id):
             self._folders = None  # the user moved things about: look again
             folder = self.folders().get(album.id)
-        folder = self._renamed(folder, album) if folder is not None else \
+            mark = read_mark(folder) if folder is not None else None
+        folder = self._renamed(folder, mark, album) if folder is not None and mark else \
             _new_folder(self.albums_dir, album)
         self.folders()[album.id] = folder
         report.folders[album.id] = folder
@@ -151,11 +152,10 @@ class AlbumFolders:
         report.linked += linked
         report.unlinked += unlinked
 
-    def _renamed(self, folder: Path, album: AlbumView) -> Path:
+    def _renamed(self, folder: Path, mark: Mark, album: AlbumView) -> Path:
         """The album's folder under its new name — unless the user renamed it: theirs stays."""
-        mark = read_mark(folder)
         wanted = folder_name(album.name)
-        if mark is None or folder.name != mark.given or _base_of(mark.given) == wanted:
+        if folder.name != mark.given or _base_of(mark.given) == wanted:
             return folder
         for n in range(10000):
             target = self.albums_dir / _numbered_folder(wanted, n)
@@ -182,11 +182,6 @@ class AlbumFolders:
             report.removed_folders += 1
         except OSError:
             logger.info("album folder %s holds files of yours; left in place", folder)
-
-
-def sync_album_folders(library_root: Path, albums: Sequence[AlbumView]) -> SyncReport:
-    """Make `Albums/` show exactly these albums (one pass of AlbumFolders.sync)."""
-    return AlbumFolders(library_root).sync(albums)
 
 
 def _numbered_folder(base: str, n: int) -> str:

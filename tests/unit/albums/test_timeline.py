@@ -56,7 +56,7 @@ def test_photo_by_photo_is_grouping_everything_anew(towns: Gazetteer) -> None:
     assert shape(timeline.albums) == shape(build_albums(gazetteer=towns, moments=
         [replace(m, path=Path("/lib/elsewhere.jpg"), category="pets") if m is moved else m
          for m in kept]))
-    assert sorted(timeline.names()) == sorted(name_of(m) for m in kept)
+    assert sorted(timeline.paths()) == sorted(name_of(m) for m in kept)
 
 
 def test_starting_empty_and_emptying_again() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from xintud.library.album_links import MARK, AlbumFolders, AlbumView, sync_album_folders
+from xintud.library.album_links import MARK, AlbumFolders, AlbumView
 
 
 def photo(root: Path, relative: str) -> Path:
@@ -29,7 +29,7 @@ def test_album_folders_are_views_that_keep_the_users_changes(tmp_path: Path) -> 
     mine.mkdir(parents=True)
     (mine / "speech.txt").write_text("mine")
 
-    report = sync_album_folders(root, [AlbumView("id1", "2026-07-14 Kyoto — food", (a, b)),
+    report = AlbumFolders(root).sync([AlbumView("id1", "2026-07-14 Kyoto — food", (a, b)),
                                        AlbumView("id2", "2026-07-15 Nara", (c,))])
     kyoto = report.folders["id1"]
     assert kyoto.name == "2026-07-14 Kyoto — food"
@@ -44,7 +44,7 @@ def test_album_folders_are_views_that_keep_the_users_changes(tmp_path: Path) -> 
     moved = root / "Pets" / "a.jpg"
     moved.parent.mkdir()
     a.rename(moved)
-    report = sync_album_folders(root, [AlbumView("id1", "2026-07-14 Kyoto — food",
+    report = AlbumFolders(root).sync([AlbumView("id1", "2026-07-14 Kyoto — food",
                                                  (moved, b))])
     assert report.folders["id1"] == renamed, "the user's name for it is kept"
     assert links(renamed) == {"a.jpg": "../../Pets/a.jpg",
@@ -53,7 +53,7 @@ def test_album_folders_are_views_that_keep_the_users_changes(tmp_path: Path) -> 
     assert not (root / "Albums" / "2026-07-15 Nara").exists(), "an album gone, its folder too"
     assert (mine / "speech.txt").read_text() == "mine" and not links(mine)
 
-    sync_album_folders(root, [])
+    AlbumFolders(root).sync([])
     assert renamed.is_dir() and links(renamed) == {} and not (renamed / MARK).exists(), \
         "a folder holding the user's files stays, without xintud's links and mark"
     assert all(p.is_file() for p in (moved, b, c)), "no photo touched, ever"
@@ -63,7 +63,7 @@ def test_a_link_never_points_out_of_the_library(tmp_path: Path) -> None:
     root = tmp_path / "Xintu"
     root.mkdir()
     outside = photo(tmp_path, "elsewhere/x.jpg")
-    report = sync_album_folders(root, [AlbumView("id3", "2026-01-01", (outside,))])
+    report = AlbumFolders(root).sync([AlbumView("id3", "2026-01-01", (outside,))])
     assert links(report.folders["id3"]) == {}
 
 
