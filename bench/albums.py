@@ -4,7 +4,10 @@
 folder: the links of the albums it changed).
 
 Five years of a person's photos, drawn: days with a few shots at home, evenings out, a trip
-of a week abroad every few months; 60% geotagged. Prints JSON.
+of a week abroad every few months; 60% geotagged. And `--backlog N` (default 10,000) undated
+photos dropped at once, added one by one as they are filed: their file times make them one
+event, so each add updates one album of thousands (the daemon's load test does this). Prints
+JSON.
 """
 
 from __future__ import annotations
@@ -82,10 +85,39 @@ def adding_photos(moments: list[Moment], gazetteer: Gazetteer) -> tuple[list[flo
     return timeline_ms, folders_ms
 
 
+def undated_backlog(count: int) -> tuple[float, list[float]]:
+    """Seconds to add `count` undated photos one by one (timeline and folders), in the order
+    filed, and the milliseconds of each of the last ADDED adds (to an album of ~count)."""
+    timeline, taken = Timeline(), datetime(2026, 11, 1, 12)
+    timeline.load([])
+    last_ms: list[float] = []
+    with tempfile.TemporaryDirectory() as temp:
+        root = Path(temp)
+        (root / "Other").mkdir()
+        folders = AlbumFolders(root)
+        started = time.perf_counter()
+        for n in range(count):
+            path = root / "Other" / f"IMG_{n:05d}.jpg"
+            path.touch()
+            moment = Moment(path, taken + timedelta(milliseconds=37 * n), False, None,
+                            "other", 0.5, key=f"k{n:06d}")
+            before = time.perf_counter()
+            change = timeline.add(moment)
+            for gone in change.gone:
+                folders.drop(gone)
+            for album in change.shown:
+                folders.show(AlbumView(album.id, album.name,
+                                       tuple(m.path for m in album.members)))
+            if n >= count - ADDED:
+                last_ms.append(1000 * (time.perf_counter() - before))
+        return time.perf_counter() - started, last_ms
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure and print."""
     parser = argparse.ArgumentParser(prog="python -m bench.albums", description=__doc__)
     parser.add_argument("--photos", type=int, default=100_000)
+    parser.add_argument("--backlog", type=int, default=10_000)
     args = parser.parse_args(argv)
     moments = drawn_library(args.photos)
     gazetteer = Gazetteer()
@@ -96,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     albums = build_albums(moments, gazetteer)
     grouped = time.perf_counter() - started
     timeline_ms, folders_ms = adding_photos(moments, gazetteer)
+    backlog_s, backlog_ms = undated_backlog(args.backlog)
     print(json.dumps({
         "photos": len(moments), "albums": len(albums),
         "trips": sum(a.kind == "trip" for a in albums),
@@ -105,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         "add_one_with_folders_ms_p50": round(median(folders_ms), 2),
         "add_one_with_folders_ms_p95": round(sorted(folders_ms)[int(0.95 * len(folders_ms))],
                                              2),
+        "undated_backlog": args.backlog, "backlog_added_one_by_one_s": round(backlog_s, 1),
+        "backlog_last_adds_ms_p50": round(median(backlog_ms), 2),
+        "backlog_last_adds_ms_p95": round(sorted(backlog_ms)[int(0.95 * len(backlog_ms))], 2),
         "examples": [a.name for a in albums if a.kind == "trip"][:3],
     }, indent=1))
     return 0

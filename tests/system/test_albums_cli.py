@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
-from tests.support.images import camera_exif, scene
+from tests.support.images import camera_exif, scene, textured_photo
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +54,32 @@ def test_two_days_two_named_events(tmp_path: Path) -> None:
     assert sum(a["count"] for a in albums) == 8
     assert sorted(p.name for p in folder.iterdir()) == before, "albums are views: nothing moved"
 
+
+
+def test_the_cover_is_the_best_shot_of_its_duplicates(tmp_path: Path) -> None:
+    """An album holding a photo and a chat app's copy of it (smaller, sharpened, re-encoded,
+    EXIF kept — its quality score is the album's highest): its cover is the one `xintud
+    dupes` calls the best, the original."""
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for i in range(3):
+        exif = camera_exif(taken=f"2026:08:01 19:{10 * i:02d}:00").tobytes()
+        photo = textured_photo(40 + i)
+        photo.save(folder / f"IMG_50{i}.jpg", quality=92, exif=exif)
+        if i == 1:
+            photo.resize((480, 360)).filter(ImageFilter.SHARPEN).save(
+                folder / "IMG_501-chat.jpg", quality=60, exif=exif)
+
+    def run(*command: str) -> list[dict]:
+        done = subprocess.run([sys.executable, "-m", "xintud", *command, "--json", str(folder)],
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    [group] = run("dupes")
+    assert Path(group["best"]).name == "IMG_501.jpg", group
+    [album] = run("albums")
+    assert album["count"] == 4 and album["cover"] == group["best"]
 
 def test_the_daemon_keeps_albums_of_links_in_the_library(tmp_path: Path) -> None:
     from tests.support.daemon_tree import DaemonTree, wait_for

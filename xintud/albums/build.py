@@ -7,9 +7,10 @@ are (`2026-07-14 Kyoto — food, travel`). Photos without GPS get date and conte
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from xintud.albums.geocode import Gazetteer
 from xintud.albums.moments import Moment
@@ -34,7 +35,14 @@ class Album:
     @property
     def cover(self) -> Moment:
         """The best photo of it (quality score), the earliest of equals."""
-        return max(self.members, key=lambda m: (m.quality, -m.taken.timestamp()))
+        return self.cover_passing_over(frozenset())
+
+    def cover_passing_over(self, not_best: Container[Path]) -> Moment:
+        """The best photo of it that is not among `not_best` — the photos of a duplicate
+        group other than its best shot (a chat app's copy, the shaken shot of a burst) —
+        unless all of them are."""
+        shots = [m for m in self.members if m.path not in not_best] or self.members
+        return max(shots, key=lambda m: (m.quality, -m.taken.timestamp()))
 
     @property
     def dated_by_file_time(self) -> int:

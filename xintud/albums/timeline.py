@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import repeat
 from pathlib import Path
 
 from xintud.albums.build import Album, make_album
@@ -130,6 +131,10 @@ class Timeline:
         self._put_events(at, at + 1, [Event(moments, event.centre, event.away)])
         return self._settle()
 
+    def album_of(self, name: str) -> Album | None:
+        """The album a photo is in, by the photo's name."""
+        return self._by_id.get(self._album_of.get(name, ""))
+
     def paths(self) -> dict[str, Path]:
         """Where each photo on it is, by its name."""
         return {name_of(m): m.path for e in self._events for m in e.moments}
@@ -147,7 +152,7 @@ class Timeline:
 
     def _find(self, name: str) -> tuple[int, int] | None:
         """(index of its event, its index in the event)."""
-        album = self._by_id.get(self._album_of.get(name, ""))
+        album = self.album_of(name)
         if album is None:  # every photo on the timeline is in an album
             return None
         first = max(bisect_right(self._firsts, order_key(album.members[0])) - 1, 0)
@@ -160,27 +165,60 @@ class Timeline:
 
     def _resplit(self, at: tuple[datetime, str], edit: Callable[[list[Moment]], None]) -> None:
         """Apply `edit` to the photos around `at`, split them anew into events and re-make
-        the albums around them."""
-        here = bisect_right(self._firsts, at) - 1
-        low, high = max(here, 0), max(here, 0)
+        the albums around them. The photos re-split are REACH either side of `at`, even
+        inside a long event (a day of undated photos is one): the events cut at either end
+        keep their photos beyond, as nothing there can have changed."""
         if not self._events:
             region: list[Moment] = []
-        else:
-            region = list(self._events[low].moments)
-            while low > 0 and sum(order_key(m) < at for m in region) < REACH:
-                low -= 1
-                region[:0] = self._events[low].moments
-            while high < len(self._events) - 1 and sum(order_key(m) > at for m in region) < \
-                    REACH:
-                high += 1
-                region.extend(self._events[high].moments)
+            edit(region)
+            self._put_events(0, 0, self._events_of(split_between(region)))
+            return
+        e = max(bisect_right(self._firsts, at) - 1, 0)
+        here = (e, bisect_left(self._events[e].moments, at, key=order_key))
+        low, high = self._back(here, REACH), self._on(here, REACH + 1)
+        region = self._between(low, high)
         edit(region)
-        before = [m for e in self._events[max(0, low - REACH):low] for m in e.moments]
-        after = [m for e in self._events[high + 1:high + 1 + REACH] for m in e.moments]
-        events = [Event.of(e) for e in split_between(region, before[-REACH:], after[:REACH])]
+        parts = split_between(region, self._between(self._back(low, REACH), low),
+                              self._between(high, self._on(high, REACH)))
+        head = self._events[low[0]].moments[:low[1]]
+        tail = self._events[high[0]].moments[high[1]:]
+        if head:  # the gap before the region was within an event, and still is
+            parts[0][:0] = head
+        if tail:
+            parts[-1].extend(tail)
+        self._put_events(low[0], high[0] + 1, self._events_of(parts))
+
+    def _events_of(self, parts: list[list[Moment]]) -> list[Event]:
+        events = [Event.of(part) for part in parts]
         for event in events:
             event.away = is_away(event.centre, self._usual)
-        self._put_events(low, high + 1 if self._events else 0, events)
+        return events
+
+    def _back(self, at: tuple[int, int], count: int) -> tuple[int, int]:
+        """The place `count` photos before (event, index) `at`, or the timeline's start."""
+        e, i = at
+        while i < count and e > 0:
+            count -= i
+            e -= 1
+            i = len(self._events[e].moments)
+        return e, max(i - count, 0)
+
+    def _on(self, at: tuple[int, int], count: int) -> tuple[int, int]:
+        """The place `count` photos after (event, index) `at`, or the timeline's end."""
+        e, i = at
+        while len(self._events[e].moments) - i < count and e < len(self._events) - 1:
+            count -= len(self._events[e].moments) - i
+            e, i = e + 1, 0
+        return e, min(i + count, len(self._events[e].moments))
+
+    def _between(self, start: tuple[int, int], end: tuple[int, int]) -> list[Moment]:
+        """The photos from place `start` up to place `end`, in time order."""
+        (e0, i0), (e1, i1) = start, end
+        if e0 == e1:
+            return self._events[e0].moments[i0:i1]
+        return [*self._events[e0].moments[i0:],
+                *(m for event in self._events[e0 + 1:e1] for m in event.moments),
+                *self._events[e1].moments[:i1]]
 
     def _put_events(self, low: int, end: int, events: list[Event]) -> None:
         """Events [low:end) are replaced by `events`; the albums around them re-made."""
@@ -249,9 +287,12 @@ class Timeline:
         (the album with the larger share wins it)."""
         albums = [make_album(kind, [m for e in events for m in e.moments], self.gazetteer)
                   for kind, events in runs]
+        # map() and zip() keep these per-photo passes out of Python bytecode: a day of
+        # undated photos is one album of thousands, voted on for every photo added to it.
+        names = [list(map(name_of, album.members)) for album in albums]
         claims = []
-        for index, album in enumerate(albums):
-            votes = Counter(self._album_of.get(name_of(m)) for m in album.members)
+        for index, album_names in enumerate(names):
+            votes = Counter(map(self._album_of.get, album_names))
             votes.pop(None, None)
             claims += [(count, index, old) for old, count in votes.items()]
         ids: dict[int, str] = {}
@@ -264,8 +305,7 @@ class Timeline:
                 ids[index] = _new_id(album, taken)
                 taken.add(ids[index])
             albums[index] = replace(album, id=ids[index])
-            for moment in album.members:
-                self._album_of[name_of(moment)] = ids[index]
+            self._album_of.update(zip(names[index], repeat(ids[index])))
         return albums
 
 

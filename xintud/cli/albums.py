@@ -4,6 +4,7 @@ classify`, with no daemon and nothing moved or linked."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +22,23 @@ def add_albums_command(commands: argparse._SubParsersAction, add_json_flag) -> N
     albums.add_argument("--threads", type=int, default=2, help="inference threads")
 
 
-def album_json(album: Any) -> dict[str, Any]:
-    """The `--json` object of one album."""
+def album_json(album: Any, not_best: Container[Path] = frozenset()) -> dict[str, Any]:
+    """The `--json` object of one album; its cover passes over `not_best` (the photos of
+    duplicate groups that are not the group's best shot)."""
     return {"name": album.name, "kind": album.kind, "start": album.start.isoformat(),
             "end": album.end.isoformat(), "place": album.place, "count": len(album.members),
-            "cover": str(album.cover.path), "members": [str(m.path) for m in album.members],
+            "cover": str(album.cover_passing_over(not_best).path),
+            "members": [str(m.path) for m in album.members],
             "dated_by_file_time": album.dated_by_file_time}
 
 
-def format_album(album: Any) -> str:
+def format_album(album: Any, not_best: Container[Path] = frozenset()) -> str:
     """A header line (name, kind, count), then the photos, the cover marked `*`."""
     note = (f", {album.dated_by_file_time} dated by the file's time (no EXIF date)"
             if album.dated_by_file_time else "")
+    cover = album.cover_passing_over(not_best).path
     lines = [printable(f"{album.name}  ({album.kind}, {len(album.members)} photos{note})")]
-    lines += [printable(f"  {'*' if m.path == album.cover.path else ' '} {m.path}")
+    lines += [printable(f"  {'*' if m.path == cover else ' '} {m.path}")
               for m in album.members]
     return "\n".join(lines)
 
@@ -43,13 +47,17 @@ def run_albums(args: argparse.Namespace, paths: list[Path]) -> int:
     """Analyse the files, gather them into albums, print them; exit 1 when some file failed."""
     from xintud.albums.moments import moment_of
     from xintud.albums.timeline import build_albums
+    from xintud.duplicates.fingerprint import fingerprint_of_file
+    from xintud.duplicates.report import find_groups, not_best
 
     analysed = analyse_files(args, paths)
     if analysed is None:
         return 2
     analyses, failures = analysed
+    passed_over = not_best(find_groups(fingerprint_of_file(a, key=a.path) for a in analyses))
     for album in build_albums([moment_of(a, Path(a.path)) for a in analyses]):
-        print(json_text(album_json(album)) if args.json else format_album(album), flush=True)
+        print(json_text(album_json(album, passed_over)) if args.json else
+              format_album(album, passed_over), flush=True)
     return 1 if failures else 0
 
 

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +22,33 @@ from xintud.albums.moments import Moment, moment_of, taken_when
 from xintud.albums.timeline import Change, Timeline
 from xintud.config.schema import Config
 from xintud.core.facts import Analysis
+from xintud.daemon.side import earliest
+from xintud.duplicates.report import GroupReport, not_best
 from xintud.library.album_links import AlbumFolders, AlbumView, members_shown
 from xintud.state.records import Records
 
 logger = logging.getLogger("xintud")
 
 CHECK_AFTER_SECONDS = 30.0  # after the last photo filed: look for photos moved meanwhile
+# A backlog pouring into one album updates its folder once a second, not once per photo: a
+# folder update reads the whole album (10,000 undated photos filed at once are one event).
+FOLDERS_EVERY_SECONDS = 1.0
 
 
 class AlbumKeeper:
     """The library's albums: a timeline in memory, folders updated photo by photo."""
 
-    def __init__(self, records: Records, config: Callable[[], Config]) -> None:
+    def __init__(self, records: Records, config: Callable[[], Config],
+                 duplicates: Callable[[], Iterable[GroupReport]] = list) -> None:
         self.records = records
         self.config = config
+        self.duplicates = duplicates  # the library's groups: a cover is a group's best shot
         self._timeline: Timeline | None = None
         self._folders: AlbumFolders | None = None
         self._due: float | None = time.monotonic()  # once at start
         self._lock = threading.Lock()  # the control thread reads the albums
+        self._unshown = _Unshown()
+        self._shown_at = float("-inf")
 
     def add(self, analysis: Analysis, where: Path) -> None:
         """A photo was filed: it joins its album, whose folder is updated now."""
@@ -48,9 +57,8 @@ class AlbumKeeper:
         started = time.perf_counter()
         with self._lock:
             change = self._timeline.add(moment_of(analysis, where, key=analysis.sha256))
+            album = self._timeline.album_of(analysis.sha256)
         self._show(change)
-        album = next((a for a in change.shown if any(m.key == analysis.sha256
-                                                     for m in a.members)), None)
         if album is not None:
             logger.info("album %s: now %d photos, with %s (%.0f ms)", album.name,
                         len(album.members), where.name, 1000 * (time.perf_counter() - started))
@@ -60,15 +68,22 @@ class AlbumKeeper:
         """Nothing to watch: the loop's steps do the work."""
 
     def stop(self) -> None:
-        """Nothing to stop."""
+        """The folders show every photo filed before the daemon stops."""
+        self._show_folders()
 
     def next_deadline(self) -> float | None:
-        """When the albums are next checked against the records (monotonic), if they are."""
-        return self._due if self._enabled() else None
+        """When the folders are next updated or the albums checked against the records
+        (monotonic), if they are."""
+        if not self._enabled():
+            return None
+        return earliest(self._due, self._shown_at + FOLDERS_EVERY_SECONDS
+                        if self._unshown else None)
 
     def step(self) -> None:
         """At start: read the timeline and make `Albums/` whole; later: follow the photos the
         user moved or took back since."""
+        if self._unshown and time.monotonic() >= self._shown_at + FOLDERS_EVERY_SECONDS:
+            self._show_folders()
         if self._due is None or time.monotonic() < self._due or not self._enabled():
             return
         self._due = None
@@ -85,9 +100,11 @@ class AlbumKeeper:
         """The albums as `xintuctl albums` shows them, one object each."""
         with self._lock:
             albums = self._timeline.albums if self._timeline is not None else []
+        passed_over = not_best(self.duplicates()) if albums else set()
         return [{"name": a.name, "kind": a.kind, "start": a.start.isoformat(),
                  "end": a.end.isoformat(), "place": a.place, "count": len(a.members),
-                 "cover": str(a.cover.path), "members": [str(m.path) for m in a.members]}
+                 "cover": str(a.cover_passing_over(passed_over).path),
+                 "members": [str(m.path) for m in a.members]}
                 for a in albums]
 
     def _enabled(self) -> bool:
@@ -109,6 +126,7 @@ class AlbumKeeper:
         report = folders.sync([_view(a) for a in albums])
         with self._lock:
             self._timeline, self._folders = timeline, folders
+        self._unshown = _Unshown()
         logger.info("albums: %d in %s (%d photos; %d links made, %d removed) in %.1f s",
                     len(albums), folders.albums_dir, len(moments), report.linked,
                     report.unlinked, time.perf_counter() - started)
@@ -129,16 +147,44 @@ class AlbumKeeper:
             self._show(change)
 
     def _show(self, change: Change) -> None:
-        if self._folders is None:
+        """The folders of what changed, now or (amid a backlog) within a second."""
+        self._unshown.take(change)
+        if time.monotonic() >= self._shown_at + FOLDERS_EVERY_SECONDS:
+            self._show_folders()
+
+    def _show_folders(self) -> None:
+        unshown, self._unshown = self._unshown, _Unshown()
+        self._shown_at = time.monotonic()
+        if self._folders is None or not unshown:
             return
         try:
-            for album_id in change.gone:
+            for album_id in unshown.gone:
                 self._folders.drop(album_id)
-            for album in change.shown:
+            for album in unshown.shown.values():
                 self._folders.show(_view(album))
         except OSError as exc:
             logger.warning("albums: cannot update %s (%s); they are made again at the next "
                            "start", self._folders.albums_dir, exc)
+
+
+class _Unshown:
+    """Changes the folders do not show yet: the latest of each album, and the albums gone."""
+
+    def __init__(self) -> None:
+        self.shown: dict[str, Album] = {}
+        self.gone: set[str] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.shown or self.gone)
+
+    def take(self, change: Change) -> None:
+        """Add one update's change (a later one wins)."""
+        for album_id in change.gone:
+            self.shown.pop(album_id, None)
+            self.gone.add(album_id)
+        for album in change.shown:
+            self.gone.discard(album.id)
+            self.shown[album.id] = album
 
 
 def _view(album: Album) -> AlbumView:

@@ -6,6 +6,7 @@ and why the members belong together — the shape `xintud dupes --json` and `xin
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -85,3 +86,10 @@ def find_groups(fingerprints: Iterable[Fingerprint], loosest: Tier = Tier.BURST,
         reports.extend(report_single(by_key[key]) for key in sorted(by_key)
                        if key not in grouped)
     return reports
+
+
+def not_best(reports: Iterable[GroupReport]) -> set[Path]:
+    """The photos of these groups that are not their group's best shot (what an album's
+    cover passes over)."""
+    return {Path(m.path) for report in reports if report.group is not None
+            for m in report.members if m.path != report.best}

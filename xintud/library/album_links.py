@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,12 +99,18 @@ def members_shown(folder: Path) -> list[Path]:
 
 class AlbumFolders:
     """The `Albums/` folder of one library: all albums at once (`sync`), or the few one new
-    photo changed (`show`, `drop`) without reading every folder again."""
+    photo changed (`show`, `drop`) without reading every folder again.
+
+    The links last made are remembered per album, so that updating an album of 10,000 photos
+    for one more costs one link, not a read of the folder's 10,000 (which made a backlog of
+    undated photos, all in one album, quadratic). A folder is read again when its album is
+    first shown, at every `sync`, and after anything went wrong in it."""
 
     def __init__(self, library_root: Path) -> None:
         self.root = library_root
         self.albums_dir = library_root / ALBUMS_FOLDER
         self._folders: dict[str, Path] | None = None
+        self._links: dict[str, dict[Path, str]] = {}  # album id → member → its link's name
 
     def folders(self) -> dict[str, Path]:
         """The folders xintud made, by album id."""
@@ -116,6 +122,7 @@ class AlbumFolders:
         """Make `Albums/` show exactly these albums; see the module docstring for what is
         kept."""
         self._folders = None
+        self._links = {}
         report = SyncReport()
         wanted = {album.id for album in albums}
         for album in albums:
@@ -142,13 +149,19 @@ class AlbumFolders:
         mark = read_mark(folder) if folder is not None else None
         if folder is not None and (mark is None or mark.album_id != album.id):
             self._folders = None  # the user moved things about: look again
+            self._links.pop(album.id, None)
             folder = self.folders().get(album.id)
             mark = read_mark(folder) if folder is not None else None
         folder = self._renamed(folder, mark, album) if folder is not None and mark else \
             _new_folder(self.albums_dir, album)
         self.folders()[album.id] = folder
         report.folders[album.id] = folder
-        linked, unlinked = _sync_links(folder, album.members, self.root)
+        known = self._links.pop(album.id, None)
+        if known is None:
+            known, linked, unlinked = _sync_links(folder, album.members, self.root)
+        else:
+            linked, unlinked = _update_links(folder, known, album.members, self.root)
+        self._links[album.id] = known
         report.linked += linked
         report.unlinked += unlinked
 
@@ -173,9 +186,10 @@ class AlbumFolders:
 
     def _drop(self, album_id: str, report: SyncReport) -> None:
         folder = self.folders().pop(album_id, None)
+        self._links.pop(album_id, None)
         if folder is None or not folder.is_dir():
             return
-        report.unlinked += _sync_links(folder, (), self.root)[1]
+        report.unlinked += _sync_links(folder, (), self.root)[2]
         (folder / MARK).unlink(missing_ok=True)
         try:
             folder.rmdir()
@@ -207,32 +221,69 @@ def _new_folder(albums_dir: Path, album: AlbumView) -> Path:
     raise OSError(f"no free folder name for album {album.name!r} in {albums_dir}")
 
 
-def _sync_links(folder: Path, members: Sequence[Path], root: Path) -> tuple[int, int]:
-    """Links to exactly `members` in `folder`; (made, removed)."""
-    wanted: dict[str, str] = {}
+def _link_names(members: Iterable[Path], taken: Mapping[str, Path]) -> dict[str, Path]:
+    """A link name for each member (→ the member), beside the names `taken` already; two
+    photos of one name get `name (1)`."""
+    wanted: dict[str, Path] = {}
     for member in members:
-        target = os.path.relpath(member, folder)
         name, n = member.name, 0
-        while name in wanted and wanted[name] != target:
+        while (taken.get(name) or wanted.get(name, member)) != member:
             n += 1
             name = numbered_name(member.name, n)
-        wanted[name] = target
+        wanted[name] = member
+    return wanted
+
+
+def _sync_links(folder: Path, members: Sequence[Path], root: Path
+                ) -> tuple[dict[Path, str], int, int]:
+    """Links to exactly `members` in `folder`, checked against what is there; (member → its
+    link's name, made, removed)."""
+    names = _link_names(members, {})
+    wanted = {name: os.path.relpath(member, folder) for name, member in names.items()}
     made = removed = 0
     for entry in os.scandir(folder):
         if not entry.is_symlink():
             continue  # a file or folder of the user's: never touched
         path = Path(entry.path)
         if wanted.get(entry.name) == os.readlink(path) and (folder / wanted[entry.name]).exists():
-            del wanted[entry.name]
             continue
         path.unlink()  # an old, moved or broken link: only the link goes
         removed += 1
     for name, target in wanted.items():
-        link = folder / name
-        if os.path.lexists(link):
-            continue  # a file of the user's by that name
-        if not (folder / target).resolve().is_relative_to(root.resolve()):
-            continue  # never point out of the library
-        os.symlink(target, link)
-        made += 1
+        made += _make_link(folder, name, target, root)
+    return {member: name for name, member in names.items()}, made, removed
+
+
+def _update_links(folder: Path, known: dict[Path, str], members: Sequence[Path], root: Path
+                  ) -> tuple[int, int]:
+    """The links of `known` (member → link name, updated in place) changed to `members`:
+    only the links of photos that left or joined are touched; (made, removed)."""
+    # Set operations, not loops: an album of thousands is updated for every photo added.
+    now = set(members)
+    removed = 0
+    for member in known.keys() - now:
+        link = folder / known.pop(member)
+        if link.is_symlink():
+            link.unlink()
+            removed += 1
+    joined = now - known.keys()
+    if not joined:
+        return 0, removed
+    added = _link_names(sorted(joined), dict(zip(known.values(), known.keys(), strict=True)))
+    made = 0
+    for name, member in added.items():
+        made += _make_link(folder, name, os.path.relpath(member, folder), root)
+        known[member] = name
     return made, removed
+
+
+def _make_link(folder: Path, name: str, target: str, root: Path) -> int:
+    """1 when the link was made; none over a file of the user's or pointing out of the
+    library."""
+    link = folder / name
+    if os.path.lexists(link):
+        return 0  # the link is there already, or a file of the user's by that name
+    if not (folder / target).resolve().is_relative_to(root.resolve()):
+        return 0  # never point out of the library
+    os.symlink(target, link)
+    return 1

@@ -80,3 +80,16 @@ def test_without_gps_a_name_is_date_and_content() -> None:
     assert album.cover.quality == max(m.quality for m in moments)
     assert album_name(datetime(2025, 12, 30), datetime(2026, 1, 2), "Kyoto", ["food"]) == \
         "2025-12-30 – 2026-01-02 Kyoto — food"
+
+
+def test_the_cover_passes_over_what_is_not_a_duplicate_groups_best_shot() -> None:
+    [album] = build_albums(shots(datetime(2026, 8, 1, 19), 6, timedelta(minutes=5), MUNICH,
+                                 "food", "dinner"))
+    best = album.cover
+    assert best.quality == max(m.quality for m in album.members)
+    # The best-scored photo is a copy the duplicates passed over: the next best is the cover.
+    second = album.cover_passing_over({best.path})
+    assert second != best and second.quality == max(m.quality for m in album.members
+                                                    if m != best)
+    assert album.cover_passing_over({m.path for m in album.members}) == best, \
+        "an album of nothing but passed-over photos still has a cover"

@@ -87,3 +87,38 @@ def test_a_folder_xintud_named_follows_the_albums_name_one_the_user_named_does_n
     assert other.name == "2026-07-15 St. Gallen (1)", "a user's folder of that name is left"
     folders.drop("gallen")
     assert not other.exists() and taken.is_dir()
+
+
+def test_updates_photo_by_photo_touch_only_the_links_that_changed(tmp_path: Path) -> None:
+    """One AlbumFolders shown an album again and again (as the daemon does per photo filed)
+    ends with the links a fresh sync makes: one per member, resolving, same-named photos
+    apart, the user's file kept — and a link it did not make or change is not re-made."""
+    import random
+
+    root = tmp_path / "Xintu"
+    pool = [photo(root, f"{folder}/{n}.jpg") for folder in ("Food", "Pets", "Other")
+            for n in range(8)]
+    folders = AlbumFolders(root)
+    folder = folders.show(AlbumView("id1", "2026-07-14", tuple(pool[:3]))).folders["id1"]
+    (folder / "9.jpg").write_text("the user's")
+    user_file = photo(root, "Other/9.jpg")
+    rng = random.Random(7)
+    members = list(pool[:3])
+    for _ in range(60):
+        if members and rng.random() < 0.4:
+            members.remove(rng.choice(members))
+        else:
+            members.append(rng.choice([p for p in [*pool, user_file] if p not in members]))
+        kept = {n: os.lstat(folder / n).st_ino for n in links(folder)
+                if Path(os.path.normpath(folder / links(folder)[n])) in members}
+        folders.show(AlbumView("id1", "2026-07-14", tuple(members)))
+        shown = {Path(os.path.normpath(folder / t)) for t in links(folder).values()}
+        assert shown == set(members) - {user_file} or shown == set(members), \
+            "a link per member, none for photos that left"
+        assert len(links(folder)) == len(shown), "no member linked twice"
+        assert all(os.lstat(folder / n).st_ino == ino for n, ino in kept.items()), \
+            "links of photos that stayed are left alone"
+        assert (folder / "9.jpg").read_text() == "the user's"
+    fresh = AlbumFolders(root).sync([AlbumView("id1", "2026-07-14", tuple(members))])
+    assert {Path(os.path.normpath(folder / t)) for t in links(fresh.folders["id1"]).values()} \
+        == shown, "a sync from the folder agrees with the updates"
