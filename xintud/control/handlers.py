@@ -23,6 +23,7 @@ from xintud.control.protocol import ARGS_MODELS, ControlCommandError, ControlReq
 from xintud.core.hashing import sha256_file
 from xintud.duplicates.library import LibraryDuplicates
 from xintud.library.actor import Actor
+from xintud.library.event_tags import is_event_action
 from xintud.library.rating import is_rating_action
 from xintud.library.review import is_in_review
 from xintud.state.journal import Action, Journal
@@ -231,8 +232,8 @@ class Commands:
 
     def _record_undone(self, action: Action) -> None:
         record = self.records.get(action.sha256)
-        if record is None:
-            return
+        if record is None or is_event_action(action):
+            return  # an album keyword taken back leaves the photo filed as it is
         if self.learning is not None and self.learning.undone(action.sha256, action.src,
                                                               action.dst):
             return

@@ -9,13 +9,15 @@ Safety rules every verb keeps:
   `mark_done` after the last; on any error `mark_failed` with the cause, the temp file is
   removed and the source is as it was. A crash at any instant leaves a "begun" row that
   `Actor.recover` finishes or rolls back from what it finds on disk (recovery.py).
-- Moves and copies: move.py, with companions sets.py; tags: tag.py; undo: undo.py.
+- Moves and copies: move.py, with companions sets.py; tags: tag.py, rejections rating.py,
+  album keywords event_tags.py; undo: undo.py.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from xintud.library.event_tags import EventTagger
 from xintud.library.outcome import ActOutcome
 from xintud.library.rating import Rater
 from xintud.library.recovery import Recoverer
@@ -49,6 +51,7 @@ class Actor:
         self._mover = SetMover(self.settings)
         self._tagger = Tagger(self.settings)
         self._rater = Rater(self.settings)
+        self._events = EventTagger(self.settings)
         self._undoer = Undoer(self.settings)
         self._recoverer = Recoverer(self.settings)
 
@@ -95,6 +98,11 @@ class Actor:
     def reject(self, src: Path, sha256: str) -> ActOutcome:
         """Mark `src` rejected (xmp:Rating -1) in its sidecar, in tag mode's set-aside."""
         return self._rater.reject(src, sha256)
+
+    def tag_event(self, photo: Path, sha256: str, album: str | None) -> ActOutcome | None:
+        """Put `photo` in `album` (None: in none) as ``Events|<album>`` in its sidecar, in
+        place of the one xintud wrote before (event_tags.py); None when nothing changed."""
+        return self._events.tag_event(photo, sha256, album)
 
     def undo(self, action: Action) -> ActOutcome:
         """Reverse a done action (see undo.py); status "undone", or "failed" changing nothing."""

@@ -12,6 +12,7 @@ import logging
 import os
 
 from xintud.core.fs import holds_content, is_same_file, part_path, rename_no_replace
+from xintud.library.event_tags import EventTagger, is_event_action
 from xintud.library.rating import Rater, is_rating_action
 from xintud.library.sets import SetMover
 from xintud.library.steps import ActionSteps, fsync_dirs_after_placement, unlink_quietly
@@ -124,6 +125,8 @@ class Recoverer(ActionSteps):
     def _recover_tag(self, action: Action) -> str:
         if is_rating_action(action):
             return Rater(self.settings).recover_reject(action)
+        if is_event_action(action):
+            return EventTagger(self.settings).recover_event(action)
         sidecar, part = action.dst, part_path(action.dst.parent, action.id)
         label = f"tag #{action.id} ({sidecar})"
         removed = unlink_quietly(part)

@@ -11,6 +11,7 @@ import logging
 import os
 
 from xintud.core.fs import PART_PREFIX, PART_SUFFIX, ensure_directory, holds_content, is_same_file
+from xintud.library.event_tags import EventTagger, is_event_action
 from xintud.library.move import Mover
 from xintud.library.names import choose_destination
 from xintud.library.outcome import ActError, ActOutcome, explain_os_error
@@ -180,6 +181,8 @@ class Undoer(Mover):
     def _undo_tag(self, action: Action) -> ActOutcome:
         if is_rating_action(action):
             return Rater(self.settings).undo_reject(action)
+        if is_event_action(action):
+            return EventTagger(self.settings).undo_event(action)
         photo, sidecar = action.src, action.dst
         # The sidecar is replaced or removed in one step, so undo needs no journal row of its
         # own: after a crash it is either as before (undo again) or done (undo again finds

@@ -206,6 +206,31 @@ def remove_xintud_keywords(
     raise busy_error(sidecar)
 
 
+def packet_keywords(packet: Packet) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(dc:subject, lr:hierarchicalSubject) of a parsed packet, xintud's mark left out."""
+    return (tuple(_bag_values(packet.rdf, DC_SUBJECT)),
+            tuple(_bag_values(packet.rdf, LR_HIERARCHICAL_SUBJECT)))
+
+
+def add_keywords(packet: Packet, subjects: Sequence[str], hierarchical: Sequence[str]) -> bool:
+    """Add the keywords missing from the packet's bags, leaving xintud's mark as it is (a
+    writer of its own, like the albums', journals what it added); True when anything was."""
+    for value in [*subjects, *hierarchical]:
+        check_keyword(value)
+    description = _content_description(packet.rdf)
+    added = _add_values(packet.rdf, DC_SUBJECT, subjects, description)
+    return bool(_add_values(packet.rdf, LR_HIERARCHICAL_SUBJECT, hierarchical, description)
+                or added)
+
+
+def remove_keywords(packet: Packet, subjects: Iterable[str], hierarchical: Iterable[str]
+                    ) -> bool:
+    """Take these keywords out of the packet's bags, the mark left as it is; True when any
+    was there."""
+    removed = _remove_values(packet.rdf, DC_SUBJECT, set(subjects))
+    return _remove_values(packet.rdf, LR_HIERARCHICAL_SUBJECT, set(hierarchical)) or removed
+
+
 def render_new_packet(keywords: Sequence[str], hierarchical: Sequence[str]) -> bytes:
     """The bytes of a fresh sidecar holding these keywords (no xintud mark)."""
     for value in [*keywords, *hierarchical]:

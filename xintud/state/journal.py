@@ -162,6 +162,29 @@ class Journal:
             rows = conn.execute(sql, params).fetchall()
         return [_action_from_row(row) for row in rows]
 
+    def latest_noted(self, sha256: str, kind: ActionKind, note_prefix: str) -> Action | None:
+        """The newest done or undone action of this kind on this content whose note starts
+        with `note_prefix` (a writer that keeps its own state in its notes)."""
+        with transaction(self._conn, immediate=False) as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM actions WHERE sha256 = ? AND kind = ? "
+                "AND state IN ('done', 'undone') AND substr(note, 1, ?) = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (sha256, kind, len(note_prefix), note_prefix),
+            ).fetchone()
+        return None if row is None else _action_from_row(row)
+
+    def noted(self, kind: ActionKind, note_prefix: str) -> list[Action]:
+        """Every done or undone action of this kind whose note starts with `note_prefix`,
+        oldest first."""
+        with transaction(self._conn, immediate=False) as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM actions WHERE kind = ? AND state IN ('done', 'undone') "
+                "AND substr(note, 1, ?) = ? ORDER BY id",
+                (kind, len(note_prefix), note_prefix),
+            ).fetchall()
+        return [_action_from_row(row) for row in rows]
+
     def members(self, action_id: int) -> list[Action]:
         """The companions' actions that are part of this photo's action, oldest first."""
         with transaction(self._conn, immediate=False) as conn:
