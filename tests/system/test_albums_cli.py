@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,5 +133,76 @@ def test_the_daemon_keeps_albums_of_links_in_the_library(tmp_path: Path) -> None
         wait_for(lambda: len(linked(ours)) == 5, timeout=60,
                  what="after a restart, the renamed folder still the dinner's, growing")
         assert sorted(f.name for f in folders()) == sorted(["Dinner at home", next_day.name])
+    finally:
+        assert tree.stop(daemon) == 0
+
+
+def test_the_daemon_keeps_albums_as_keywords_in_tag_mode(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.support.daemon_tree import DaemonTree, wait_for
+    from xintud.library.xmp import read_sidecar, sidecar_path
+
+    tree = DaemonTree(tmp_path)
+    tree.write_config()
+    tree.config.write_text(tree.config.read_text().replace('action = "move"', 'action = "tag"'))
+    photos = [tree.camera / f"IMG_30{i}.jpg" for i in range(3)]
+    for i, photo in enumerate(photos):
+        # In place before the start: one scan, one batch, so the albums' rows come last.
+        geotagged(photo, 20 + i, f"2026:08:01 19:{10 * i:02d}:00", (48.137, 11.575))
+    originals = [p.read_bytes() for p in photos]
+
+    def keywords(photo: Path) -> tuple[str, ...]:
+        try:
+            return read_sidecar(sidecar_path(photo)).hierarchical
+        except (OSError, ValueError):
+            return ()
+
+    def events(photo: Path) -> list[str]:
+        return [k for k in keywords(photo) if k.startswith("Events|")]
+
+    def rows() -> list[tuple[str, str]]:
+        with sqlite3.connect(tree.base / "xdg-state" / "xintud" / "state.db") as db:
+            return db.execute("SELECT state, note FROM actions WHERE kind = 'tag' "
+                              "ORDER BY finished_at DESC, id DESC").fetchall()
+
+    daemon = tree.start()
+    try:
+        wait_for(lambda: all(len(events(p)) == 1 for p in photos), timeout=60,
+                 what="an Events keyword in each photo's sidecar")
+        [name] = {events(p)[0] for p in photos}
+        assert name.startswith("Events|2026-08-01 Munich"), name
+        assert all(any(k.startswith("xintud|") for k in keywords(p)) for p in photos), \
+            "the category stays beside the album"
+        listed = tree.ctl("--json", "albums")
+        assert listed.returncode == 0, listed.stderr
+        [album] = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert album["count"] == 3 and f"Events|{album['name']}" == name
+        assert sorted(album["members"]) == sorted(str(p) for p in photos)
+    finally:
+        assert tree.stop(daemon) == 0
+    assert not (tree.library / "Albums").exists(), "tag mode makes no folders"
+    assert [p.read_bytes() for p in photos] == originals, "only the sidecars change"
+    written = {p: sidecar_path(p).stat().st_mtime_ns for p in photos}
+    journaled = rows()
+
+    daemon = tree.start()
+    try:
+        wait_for(lambda: "as keywords in the sidecars" in tree.logs(), timeout=60,
+                 what="the albums read back at the restart")
+        assert rows() == journaled and \
+            {p: sidecar_path(p).stat().st_mtime_ns for p in photos} == written, \
+            "a restart rewrites no sidecar"
+        ours = [note for _state, note in journaled if note.startswith("Events ")]
+        assert len(ours) == 3, journaled
+        assert all(note.startswith("Events ") for _state, note in journaled[:3]), journaled
+        undo = tree.ctl("undo", "3")
+        assert undo.returncode == 0, undo.stderr + undo.stdout
+        assert all(events(p) == [] for p in photos), [keywords(p) for p in photos]
+        assert all(any(k.startswith("xintud|") for k in keywords(p)) for p in photos), \
+            "undoing the album leaves the category"
+        assert sum(tree.status()["per_category"].values()) == 3, "the photos stay filed"
+        time.sleep(1.5)
+        assert all(events(p) == [] for p in photos), "an undone album keyword is not rewritten"
     finally:
         assert tree.stop(daemon) == 0

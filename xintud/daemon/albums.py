@@ -4,7 +4,8 @@ timeline.py) re-makes only the albums around it, in milliseconds — and checked
 records when the loop is idle, for photos the user moved or took back. The timeline is read
 from the records at start; the ids the folders carry are read back so that a folder keeps its
 album (and the name the user gave it) across restarts. `[library] albums = false` turns it
-off; tag mode makes no folders.
+off. Tag mode makes no folders: the albums are keywords in the photos' sidecars instead
+(album_tags.py), written from the loop's steps, never while a batch holds the act lock.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from xintud.albums.moments import Moment, moment_of, taken_when
 from xintud.albums.timeline import Change, Timeline
 from xintud.config.schema import Config
 from xintud.core.facts import Analysis
+from xintud.daemon.album_tags import AlbumTags
 from xintud.daemon.side import earliest
 from xintud.duplicates.report import GroupReport, not_best
+from xintud.library.actor import Actor
 from xintud.library.album_links import AlbumFolders, AlbumView, members_shown
 from xintud.state.records import Records
 
@@ -36,15 +39,19 @@ FOLDERS_EVERY_SECONDS = 1.0
 
 
 class AlbumKeeper:
-    """The library's albums: a timeline in memory, folders updated photo by photo."""
+    """The library's albums: a timeline in memory, folders (or, in tag mode, the sidecars'
+    keywords) updated photo by photo."""
 
     def __init__(self, records: Records, config: Callable[[], Config],
+                 actor: Actor | None = None, act_lock: threading.Lock | None = None,
                  duplicates: Callable[[], Iterable[GroupReport]] = list) -> None:
         self.records = records
         self.config = config
         self.duplicates = duplicates  # the library's groups: a cover is a group's best shot
         self._timeline: Timeline | None = None
         self._folders: AlbumFolders | None = None
+        self._tags = AlbumTags(actor, act_lock or threading.Lock()) if actor else None
+        self._kept_in: Path | None = None  # the library the folders are in; None: tag mode
         self._due: float | None = time.monotonic()  # once at start
         self._lock = threading.Lock()  # the control thread reads the albums
         self._unshown = _Unshown()
@@ -88,8 +95,7 @@ class AlbumKeeper:
             return
         self._due = None
         started = time.perf_counter()
-        if self._timeline is None or self._folders is None or \
-                self._folders.root != self.config().library.root:
+        if self._timeline is None or self._kept_in != self._where():
             self._load()
             return
         self._follow_records()
@@ -109,15 +115,27 @@ class AlbumKeeper:
 
     def _enabled(self) -> bool:
         config = self.config()
-        return config.library.albums and config.library.action != "tag" and \
-            config.library.root.is_dir()
+        if not config.library.albums:
+            return False
+        if config.library.action == "tag":
+            return self._tags is not None
+        return config.library.root.is_dir()
+
+    def _where(self) -> Path | None:
+        """The library whose photos are in albums; None in tag mode, where every photo filed
+        is (tagged where it lies)."""
+        config = self.config()
+        return None if config.library.action == "tag" else config.library.root
 
     def _load(self) -> None:
         started = time.perf_counter()
-        root = self.config().library.root
-        folders = AlbumFolders(root)
+        where = self._kept_in = self._where()
         moments = [_moment(sha256, path, category, result) for sha256, path, category, result
-                   in self.records.filed_results() if path.is_relative_to(root)]
+                   in self.records.filed_results() if where is None or path.is_relative_to(where)]
+        if where is None:
+            self._load_tags(moments)
+            return
+        folders = AlbumFolders(where)
         by_path = {m.path: m.key for m in moments}
         known = {by_path[p]: album_id for album_id, folder in folders.folders().items()
                  for p in members_shown(folder) if p in by_path}
@@ -131,11 +149,24 @@ class AlbumKeeper:
                     len(albums), folders.albums_dir, len(moments), report.linked,
                     report.unlinked, time.perf_counter() - started)
 
+    def _load_tags(self, moments: list[Moment]) -> None:
+        assert self._tags is not None
+        started = time.perf_counter()
+        timeline = Timeline()
+        albums = timeline.load(moments)
+        with self._lock:
+            self._timeline, self._folders = timeline, None
+        self._unshown = _Unshown()
+        changed = sum(self._tags.show(album) for album in albums)
+        logger.info("albums: %d as keywords in the sidecars (%d photos; %d sidecars changed) "
+                    "in %.1f s", len(albums), len(moments), changed,
+                    time.perf_counter() - started)
+
     def _follow_records(self) -> None:
         assert self._timeline is not None
-        root = self.config().library.root
+        where = self._kept_in
         current = {sha: path for sha, path in self.records.filed_paths()
-                   if path.is_relative_to(root)}
+                   if where is None or path.is_relative_to(where)}
         with self._lock:
             shown = self._timeline.paths()
         for sha256, path in shown.items():
@@ -144,18 +175,31 @@ class AlbumKeeper:
             with self._lock:
                 change = self._timeline.remove(sha256) if sha256 not in current else \
                     self._timeline.replace(sha256, path=current[sha256])
+            if self._tags is not None and where is None:
+                if sha256 in current:
+                    self._tags.forget(sha256)
+                else:
+                    self._tags.drop(sha256, path)
             self._show(change)
 
     def _show(self, change: Change) -> None:
         """The folders of what changed, now or (amid a backlog) within a second."""
         self._unshown.take(change)
-        if time.monotonic() >= self._shown_at + FOLDERS_EVERY_SECONDS:
+        # Sidecars wait for the next step: add() runs under the batch's act lock, which a
+        # sidecar write takes too (undo runs on the control thread).
+        if self._folders is not None and \
+                time.monotonic() >= self._shown_at + FOLDERS_EVERY_SECONDS:
             self._show_folders()
 
     def _show_folders(self) -> None:
         unshown, self._unshown = self._unshown, _Unshown()
         self._shown_at = time.monotonic()
-        if self._folders is None or not unshown:
+        if not unshown:
+            return
+        if self._folders is None:
+            if self._tags is not None and self._timeline is not None and self._kept_in is None:
+                for album in unshown.shown.values():
+                    self._tags.show(album)
             return
         try:
             for album_id in unshown.gone:

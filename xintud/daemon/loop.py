@@ -93,7 +93,8 @@ class Daemon:
         self.settler = Settler(config.daemon.settle_seconds)
         self.watcher = self._make_watcher(config)
         self.duplicates, self.backfill = track_duplicates(self.conn, self.records, self.models.get)
-        self.albums = AlbumKeeper(self.records, lambda: self.config, self.duplicates.groups)
+        self.albums = AlbumKeeper(self.records, lambda: self.config, self.actor, self.act_lock,
+                                  self.duplicates.groups)
         self.processor = BatchProcessor(self.queue, self.records, self.actor, self.models.get,
                                         config, on_filed=both(self.duplicates.add,
                                                               self.albums.add))
