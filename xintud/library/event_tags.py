@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from xintud.core.fs import fsync_dir, lstat_or_none, part_path
+from xintud.core.fs import lstat_or_none, part_path
 from xintud.library.outcome import ActError, ActOutcome, explain_os_error
 from xintud.library.steps import ActionSteps, unlink_quietly
 from xintud.library.xmp import (
@@ -34,14 +33,7 @@ from xintud.library.xmp import (
     sidecar_path,
 )
 from xintud.library.xmp_packet import Packet, XmpError
-from xintud.library.xmp_store import (
-    MERGE_ATTEMPTS,
-    busy_error,
-    is_empty,
-    load_or_new,
-    same_file_state,
-    store,
-)
+from xintud.library.xmp_store import load_or_new, update
 from xintud.state.journal import Action, Journal
 
 logger = logging.getLogger(__name__)
@@ -182,7 +174,8 @@ class EventTagger(ActionSteps):
         if isinstance(action, ActOutcome):
             return action
         try:
-            _rewrite(sidecar, part_path(sidecar.parent, action.id), note.added, note.removed)
+            update(sidecar, lambda packet: _apply(packet, note.added, note.removed),
+                   temp=part_path(sidecar.parent, action.id))
         except (OSError, XmpError, ValueError) as exc:
             return self._sidecar_write_failed(action, photo, sidecar, exc)
         self._finish(action)
@@ -254,32 +247,13 @@ def _apply(packet: Packet, added: Keywords, removed: Keywords) -> bool:
     return add_keywords(packet, added.subjects, added.hierarchical) or changed
 
 
-def _rewrite(sidecar: Path, temp: Path, added: Keywords, removed: Keywords) -> None:
-    for _attempt in range(MERGE_ATTEMPTS):
-        before = lstat_or_none(sidecar)
-        packet = load_or_new(sidecar, before)
-        if not _apply(packet, added, removed):
-            return
-        if store(packet, sidecar, temp, before):
-            return
-        logger.info("sidecar %s changed while being updated; merging again", sidecar)
-    raise busy_error(sidecar)
-
-
 def _take_out(sidecar: Path, temp: Path, note: EventNote) -> str:
-    for _attempt in range(MERGE_ATTEMPTS):
-        before = lstat_or_none(sidecar)
-        if before is None:
-            return f"there is no sidecar at {sidecar} any more; nothing to take back"
-        packet = load_or_new(sidecar, before)
-        if not remove_keywords(packet, note.added.subjects, note.added.hierarchical):
-            return f"{sidecar} holds none of the album keywords xintud wrote any more"
-        if note.created and is_empty(packet):
-            if not same_file_state(sidecar, before):
-                continue
-            os.unlink(sidecar)
-            fsync_dir(sidecar.parent)
-            return f"removed {sidecar}, which xintud had created"
-        if store(packet, sidecar, temp, before):
-            return f"took the album keyword out of {sidecar}; the rest of it is kept"
-    raise busy_error(sidecar)
+    result = update(sidecar, lambda packet: remove_keywords(
+        packet, note.added.subjects, note.added.hierarchical), temp=temp, create=False,
+        delete_if_empty=note.created)
+    return {
+        "absent": f"there is no sidecar at {sidecar} any more; nothing to take back",
+        "unchanged": f"{sidecar} holds none of the album keywords xintud wrote any more",
+        "deleted": f"removed {sidecar}, which xintud had created",
+        "rewritten": f"took the album keyword out of {sidecar}; the rest of it is kept",
+    }[result]

@@ -9,24 +9,18 @@ says -1: a rating the user changed since is theirs and stays.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import secrets
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from xintud.core.fs import fsync_dir, lstat_or_none
+from xintud.core.fs import lstat_or_none
 from xintud.library.outcome import ActError, ActOutcome, explain_os_error
 from xintud.library.steps import ActionSteps
 from xintud.library.xmp import sidecar_path
 from xintud.library.xmp_packet import NS_XMP, RDF_ABOUT, RDF_DESCRIPTION, Packet, XmpError
 from xintud.library.xmp_store import (
-    MERGE_ATTEMPTS,
-    busy_error,
-    is_empty,
     load_or_new,
-    same_file_state,
-    store,
+    update,
 )
 from xintud.state.journal import Action
 
@@ -140,35 +134,17 @@ def _set_rating(packet: Packet, rating: int | None) -> bool:
 
 
 def _write_rating(sidecar: Path, rating: int | None) -> None:
-    for _attempt in range(MERGE_ATTEMPTS):
-        before = lstat_or_none(sidecar)
-        packet = load_or_new(sidecar, before)
-        if not _set_rating(packet, rating):
-            return
-        if store(packet, sidecar, _temp(sidecar), before):
-            return
-    raise busy_error(sidecar)
+    update(sidecar, lambda packet: _set_rating(packet, rating))
 
 
 def _restore_rating(sidecar: Path, rating: int | None, created: bool) -> str:
-    for _attempt in range(MERGE_ATTEMPTS):
-        before = lstat_or_none(sidecar)
-        if before is None:
-            return f"there is no sidecar at {sidecar} any more; nothing to put back"
-        packet = load_or_new(sidecar, before)
-        if rating_of(packet) != REJECTED:
-            return f"{sidecar} has another rating since; it is kept as it is"
-        _set_rating(packet, rating)
-        if created and is_empty(packet):
-            if not same_file_state(sidecar, before):
-                continue
-            os.unlink(sidecar)
-            fsync_dir(sidecar.parent)
-            return f"removed {sidecar}, which xintud had created"
-        if store(packet, sidecar, _temp(sidecar), before):
-            return f"put the rating in {sidecar} back to {rating if rating is not None else 'none'}"
-    raise busy_error(sidecar)
-
-
-def _temp(sidecar: Path) -> Path:
-    return sidecar.with_name(f".xintud-{secrets.token_hex(6)}.part")
+    # Only while the sidecar still says rejected: a rating changed since is the user's.
+    result = update(sidecar, lambda packet: rating_of(packet) == REJECTED and
+                    _set_rating(packet, rating), create=False, delete_if_empty=created)
+    return {
+        "absent": f"there is no sidecar at {sidecar} any more; nothing to put back",
+        "unchanged": f"{sidecar} has another rating since; it is kept as it is",
+        "deleted": f"removed {sidecar}, which xintud had created",
+        "rewritten": f"put the rating in {sidecar} back to "
+                     f"{rating if rating is not None else 'none'}",
+    }[result]

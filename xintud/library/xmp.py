@@ -25,7 +25,6 @@ write goes to a temp file in the same directory, is fsynced, then renamed into p
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from xintud.core.fs import fsync_dir, lstat_or_none
+from xintud.core.fs import lstat_or_none
 from xintud.library.xmp_packet import (
     DC_SUBJECT,
     LR_HIERARCHICAL_SUBJECT,
@@ -58,10 +57,9 @@ from xintud.library.xmp_packet import (
 from xintud.library.xmp_store import (
     MERGE_ATTEMPTS,
     busy_error,
-    is_empty,
     load_or_new,
-    same_file_state,
     store,
+    update,
 )
 
 logger = logging.getLogger(__name__)
@@ -184,26 +182,16 @@ def remove_xintud_keywords(
     Returns "deleted", "rewritten", "unchanged" (nothing of ours left) or "absent" (no sidecar).
     """
     sidecar = sidecar_path(photo)
-    temp = sidecar.with_name(temp_name or f".xintud-{secrets.token_hex(6)}.part")
-    for _attempt in range(MERGE_ATTEMPTS):
-        before = lstat_or_none(sidecar)
-        if before is None:
-            return "absent"
-        packet = load_or_new(sidecar, before)
+    created = [False]  # what the mark says, read by the edit before the empty file may go
+
+    def take_back(packet: Packet) -> bool:
         mark = _read_mark(packet.rdf)
         _check_expected_mark(sidecar, mark, expect_action_id)
-        changed = _unmerge(packet.rdf, mark)
-        if not changed:
-            return "unchanged"
-        if mark is not None and mark.created and is_empty(packet):
-            if not same_file_state(sidecar, before):
-                continue
-            os.unlink(sidecar)
-            fsync_dir(sidecar.parent)
-            return "deleted"
-        if store(packet, sidecar, temp, before):
-            return "rewritten"
-    raise busy_error(sidecar)
+        created[0] = mark is not None and mark.created
+        return _unmerge(packet.rdf, mark)
+
+    return update(sidecar, take_back, temp=sidecar.with_name(temp_name) if temp_name else None,
+                  create=False, delete_if_empty=lambda: created[0])
 
 
 def packet_keywords(packet: Packet) -> tuple[tuple[str, ...], tuple[str, ...]]:

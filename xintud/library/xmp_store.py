@@ -1,15 +1,19 @@
 """Writing an XMP sidecar safely: to a temp file, fsynced, then into place without clobbering
-a program that wrote it meanwhile (the caller merges again). xmp.py (keywords) and rating.py
-(xmp:Rating) both write through here.
+a program that wrote it meanwhile (the caller merges again). xmp.py (keywords), rating.py
+(xmp:Rating) and event_tags.py (album keywords) all write through here (`update`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from xintud.core.fs import fsync_dir, lstat_or_none, write_new_file
 from xintud.library.xmp_packet import (
@@ -23,7 +27,40 @@ from xintud.library.xmp_packet import (
     serialize,
 )
 
+logger = logging.getLogger(__name__)
+
 MERGE_ATTEMPTS = 3
+
+UpdateResult = Literal["rewritten", "deleted", "unchanged", "absent"]
+
+
+def update(sidecar: Path, edit: Callable[[Packet], bool], *, temp: Path | None = None,
+           create: bool = True, delete_if_empty: bool | Callable[[], bool] = False
+           ) -> UpdateResult:
+    """Read the sidecar (a new packet when there is none and `create`), let `edit` change it
+    (True when it did) and put it in place, merging again when another program wrote it
+    meanwhile. With `delete_if_empty` (or when it returns True, asked after the edit: the
+    edit may have read who created the file), a sidecar left with nothing in it is deleted.
+    Returns what happened to the file; raises XmpError when it kept changing."""
+    temp = temp or sidecar.with_name(f".xintud-{secrets.token_hex(6)}.part")
+    for _attempt in range(MERGE_ATTEMPTS):
+        before = lstat_or_none(sidecar)
+        if before is None and not create:
+            return "absent"
+        packet = load_or_new(sidecar, before)
+        if not edit(packet):
+            return "unchanged"
+        deletable = delete_if_empty() if callable(delete_if_empty) else delete_if_empty
+        if deletable and before is not None and is_empty(packet):
+            if not same_file_state(sidecar, before):
+                continue
+            os.unlink(sidecar)
+            fsync_dir(sidecar.parent)
+            return "deleted"
+        if store(packet, sidecar, temp, before):
+            return "rewritten"
+        logger.info("sidecar %s changed while being updated; merging again", sidecar)
+    raise busy_error(sidecar)
 
 
 def load_or_new(sidecar: Path, before: os.stat_result | None) -> Packet:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,18 +22,10 @@ from xintud.library.event_tags import (
     is_event_action,
 )
 from xintud.library.xmp import read_sidecar, sidecar_path
-from xintud.state.db import open_state_db
 from xintud.state.journal import Journal
 
 DINNER = "2026-08-01 Munich — dinner"
 TRIP = "2026-08-01 – 08-02 Munich"
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    connection: sqlite3.Connection = open_state_db(tmp_path / "state" / "state.db")
-    yield Journal(connection)
-    connection.close()
 
 
 @pytest.fixture

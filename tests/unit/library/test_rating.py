@@ -4,8 +4,6 @@ user changed since left alone, and recovery after a crash."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +14,7 @@ from xintud.library.actor import Actor
 from xintud.library.rating import Rater, is_rating_action, rating_of
 from xintud.library.xmp import read_sidecar, sidecar_path, write_sidecar
 from xintud.library.xmp_packet import parse_packet
-from xintud.state.db import open_state_db
 from xintud.state.journal import Journal
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    connection: sqlite3.Connection = open_state_db(tmp_path / "state" / "state.db")
-    yield Journal(connection)
-    connection.close()
 
 
 @pytest.fixture
