@@ -127,8 +127,7 @@ class Daemon:
         self.processor.config = self.config
 
     def _make_watcher(self, config: Config) -> FolderWatcher:
-        return FolderWatcher(config.watch, self._on_path, ignore=config.ignore,
-                             create_missing=True)
+        return FolderWatcher(config.watch, self._on_path, ignore=config.ignore, create_missing=True)
 
     def _on_path(self, path: Path, kind: str) -> None:
         # watchdog's thread: only note the path; the loop decides when it is whole. The kind

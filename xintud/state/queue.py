@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from xintud.state.db import path_from_db, path_to_db, transaction
@@ -25,6 +26,9 @@ _INFLIGHT = "inflight"
 
 # SQLite allows 32766 bound variables per statement; stay well below for IN (...) lists.
 _MAX_IDS_PER_STATEMENT = 500
+# Paths queued per transaction: 10,000 dropped at once in one would hold the database from
+# `xintuctl status` (another thread, same connection lock) for as long as they all take.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -55,17 +59,19 @@ class FileQueue:
         return self.enqueue_many([(path, kind)]) == 1
 
     def enqueue_many(self, items: Iterable[tuple[Path, str]]) -> int:
-        """Queue many (path, kind) pairs in one transaction; return how many were new."""
+        """Queue many (path, kind) pairs, CHUNK to a transaction; return how many were new."""
         now = self._clock()
         added = 0
-        with transaction(self._conn) as conn:
-            for path, kind in items:
-                cursor = conn.execute(
-                    "INSERT INTO queue (path, kind, enqueued_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (path) DO NOTHING",
-                    (path_to_db(path), kind, now),
-                )
-                added += cursor.rowcount
+        pending = iter(items)
+        while chunk := list(islice(pending, CHUNK)):
+            with transaction(self._conn) as conn:
+                for path, kind in chunk:
+                    cursor = conn.execute(
+                        "INSERT INTO queue (path, kind, enqueued_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT (path) DO NOTHING",
+                        (path_to_db(path), kind, now),
+                    )
+                    added += cursor.rowcount
         return added
 
     def claim(self, limit: int) -> list[QueueItem]:

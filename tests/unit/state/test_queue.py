@@ -215,3 +215,15 @@ def test_queue_queries_use_indexes(conn: sqlite3.Connection) -> None:
         ("waiting", 0.0),
     )
     assert "queue_status_not_before" in retry_plan
+
+
+def test_enqueue_many_queues_every_path_across_its_transactions(
+        queue: FileQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xintud.state import queue as queue_module
+
+    monkeypatch.setattr(queue_module, "CHUNK", 3)
+    paths = [(Path(f"/camera/IMG_{n}.jpg"), "camera") for n in range(10)]
+    assert queue.enqueue_many(paths) == 10
+    assert queue.enqueue_many(paths[4:] + [(Path("/camera/new.jpg"), "camera")]) == 1
+    assert queue.pending_count() == 11
+    assert _paths(queue.claim(20)) == [p.name for p, _ in paths] + ["new.jpg"]
