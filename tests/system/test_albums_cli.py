@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,37 @@ def test_two_days_two_named_events(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == before, "albums are views: nothing moved"
 
 
+
+
+def test_a_week_abroad_is_one_trip_and_a_quiet_month_at_home_stays_apart(tmp_path: Path) -> None:
+    """Real photos as a phone writes them: three quiet months at home (a photo every four
+    days), a dinner there, then a week in Kyoto with a day in Nara — the week is one trip,
+    the home photos events of their own."""
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    munich, kyoto, nara = (48.137, 11.575), (35.012, 135.768), (34.685, 135.805)
+    quiet = [datetime(2026, 5, 1, 18) + timedelta(days=4 * n) for n in range(23)]  # to July
+    for n, when in enumerate(quiet):
+        geotagged(folder / f"HOME_{n:02d}.jpg", n, when.strftime("%Y:%m:%d %H:%M:%S"), munich)
+    for i in range(4):
+        geotagged(folder / f"DINNER_{i}.jpg", 40 + i, f"2026:06:20 20:{10 * i:02d}:00", munich)
+    for day in range(7):
+        for shot in range(3):
+            geotagged(folder / f"TRIP_{day}{shot}.jpg", 50 + 3 * day + shot,
+                      f"2026:08:{10 + day:02d} {10 + 3 * shot}:15:00",
+                      nara if day == 3 else kyoto)
+    done = subprocess.run([sys.executable, "-m", "xintud", "albums", "--json", str(folder)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    albums = [json.loads(line) for line in done.stdout.splitlines()]
+    [trip] = [a for a in albums if a["kind"] == "trip"]
+    assert trip["count"] == 21 and trip["name"].startswith("2026-08-10 – 08-16 Kyoto")
+    assert trip["start"].startswith("2026-08-10T10:15") and trip["end"].startswith("2026-08-16")
+    assert all(Path(m).name.startswith("TRIP_") for m in trip["members"])
+    home = [a for a in albums if a["kind"] == "event"]
+    assert len(home) == 24 and all(a["place"] == "Munich" for a in home)
+    [dinner] = [a for a in home if a["count"] == 4]
+    assert dinner["name"].startswith("2026-06-20 Munich")
 
 def test_the_cover_is_the_best_shot_of_its_duplicates(tmp_path: Path) -> None:
     """An album holding a photo and a chat app's copy of it (smaller, sharpened, re-encoded,
