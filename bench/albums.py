@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.measure import median
+from xintud.albums.build import Album
 from xintud.albums.geocode import Gazetteer
 from xintud.albums.moments import Moment
-from xintud.albums.timeline import Timeline, build_albums
+from xintud.albums.timeline import Change, Timeline, build_albums
 from xintud.library.album_links import AlbumFolders, AlbumView
 
 ADDED = 300  # photos held back and added one by one, at random places in the timeline
@@ -55,6 +56,19 @@ def drawn_library(count: int, seed: int = 0, trips: float = 0.01) -> list[Moment
     return moments[:count]
 
 
+def view_of(album: Album) -> AlbumView:
+    """An album as its folder shows it."""
+    return AlbumView(album.id, album.name, tuple(m.path for m in album.members))
+
+
+def show_change(folders: AlbumFolders, change: Change) -> None:
+    """The folders of what one timeline update changed, as the daemon shows them."""
+    for gone in change.gone:
+        folders.drop(gone)
+    for album in change.shown:
+        folders.show(view_of(album))
+
+
 def adding_photos(moments: list[Moment], gazetteer: Gazetteer) -> tuple[list[float],
                                                                        list[float]]:
     """Milliseconds to add each of ADDED photos: to the timeline alone, and then also to the
@@ -71,16 +85,12 @@ def adding_photos(moments: list[Moment], gazetteer: Gazetteer) -> tuple[list[flo
             moment.path.touch()  # the links point at files that are there, as in a library
         folders = AlbumFolders(root)
         for album in timeline.load([m for i, m in enumerate(moments) if i not in held]):
-            folders.show(AlbumView(album.id, album.name, tuple(m.path for m in album.members)))
+            folders.show(view_of(album))
         for index in late:
             started = time.perf_counter()
             change = timeline.add(moments[index])
             timeline_ms.append(1000 * (time.perf_counter() - started))
-            for gone in change.gone:
-                folders.drop(gone)
-            for album in change.shown:
-                folders.show(AlbumView(album.id, album.name,
-                                       tuple(m.path for m in album.members)))
+            show_change(folders, change)
             folders_ms.append(1000 * (time.perf_counter() - started))
     return timeline_ms, folders_ms
 
@@ -103,11 +113,7 @@ def undated_backlog(count: int) -> tuple[float, list[float]]:
                             "other", 0.5, key=f"k{n:06d}")
             before = time.perf_counter()
             change = timeline.add(moment)
-            for gone in change.gone:
-                folders.drop(gone)
-            for album in change.shown:
-                folders.show(AlbumView(album.id, album.name,
-                                       tuple(m.path for m in album.members)))
+            show_change(folders, change)
             if n >= count - ADDED:
                 last_ms.append(1000 * (time.perf_counter() - before))
         return time.perf_counter() - started, last_ms

@@ -7,15 +7,12 @@ not written again while its album keeps its name.
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 
 from xintud.albums.build import Album
 from xintud.library.actor import Actor
 from xintud.library.event_tags import albums_written
-
-logger = logging.getLogger("xintud")
 
 
 class AlbumTags:
