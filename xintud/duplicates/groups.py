@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from xintud.duplicates.compare import TIER_ORDER, Closeness, Tier, compare, tiers_up_to
+from xintud.duplicates.compare import TIER_ORDER, Closeness, Tier, compare_many, tiers_up_to
 from xintud.duplicates.fingerprint import Fingerprint
 from xintud.duplicates.index import FingerprintIndex
 
@@ -16,6 +16,8 @@ from xintud.duplicates.index import FingerprintIndex
 GROUP_TIERS = (Tier.EXACT, Tier.SAME, Tier.BURST)
 
 FingerprintSource = Callable[[str], Fingerprint | None]
+# Pairs compared in one batch by link_all: their layouts as floats take ~35 MiB at most.
+PAIRS_AT_ONCE = 1024
 
 
 @dataclass(frozen=True)
@@ -42,32 +44,34 @@ class Group:
 def link_one(fingerprint: Fingerprint, index: FingerprintIndex,
              source: FingerprintSource) -> list[Link]:
     """The links of one photo to those in the index (a new arrival: milliseconds)."""
-    links = []
-    for key in index.candidates(fingerprint):
-        other = source(key)
-        if other is not None:
-            links.extend(_link(fingerprint, other))
-    return links
+    others = [other for other in map(source, index.candidates(fingerprint)) if other is not None]
+    return _links([(fingerprint, other) for other in others])
 
 
 def link_all(index: FingerprintIndex, source: FingerprintSource,
              tiers: tuple[Tier, ...] = GROUP_TIERS) -> list[Link]:
     """Every link among the photos in the index (the whole library at once); `tiers` may add
-    `similar` when it is asked for, to be shown."""
+    `similar` when it is asked for, to be shown. Compared PAIRS_AT_ONCE pairs at a time."""
+    pairs = sorted({tuple(sorted(pair)) for pair in index.candidate_pairs()})
     links = []
-    for a, b in sorted({tuple(sorted(pair)) for pair in index.candidate_pairs()}):
-        first, second = source(a), source(b)
-        if first is not None and second is not None:
-            links.extend(_link(first, second, tiers))
+    for start in range(0, len(pairs), PAIRS_AT_ONCE):
+        found = []
+        for a, b in pairs[start:start + PAIRS_AT_ONCE]:
+            first, second = source(a), source(b)
+            if first is not None and second is not None:
+                found.append((first, second))
+        links.extend(_links(found, tiers))
     return links
 
 
-def _link(a: Fingerprint, b: Fingerprint, tiers: tuple[Tier, ...] = GROUP_TIERS) -> list[Link]:
-    tier, closeness = compare(a, b)
-    if tier not in tiers:
-        return []
-    first, second = sorted((a.key, b.key))
-    return [Link(first, second, tier, closeness)]
+def _links(pairs: list[tuple[Fingerprint, Fingerprint]],
+           tiers: tuple[Tier, ...] = GROUP_TIERS) -> list[Link]:
+    links = []
+    for (a, b), (tier, closeness) in zip(pairs, compare_many(pairs), strict=True):
+        if tier in tiers:
+            first, second = sorted((a.key, b.key))
+            links.append(Link(first, second, tier, closeness))
+    return links
 
 
 def group_links(links: Iterable[Link], loosest: Tier = Tier.BURST) -> list[Group]:
