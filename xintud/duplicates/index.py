@@ -151,30 +151,36 @@ class FingerprintIndex:
         tile by tile of the upper triangle. pHash bits come from a matrix product of the
         hashes' bits as +-1 (agreement = 64 - 2 x bits): exact, and several times faster than
         bit counts of 10^10 XORs."""
-        vectors = self._vectors[:count]
-        signs = _bit_signs(self._phashes[:count])
+        vectors, phashes = self._vectors[:count], self._phashes[:count]
         least_agreement = 64 - 2 * CANDIDATE_PHASH_BITS
         by_vector, by_bits = _Evidence(), _Evidence()
-        for start in range(0, count, TILE_ROWS):
-            stop = min(start + TILE_ROWS, count)
-            for first in range(start, count, TILE_COLUMNS):
-                last = min(first + TILE_COLUMNS, count)
-                similarity = vectors[start:stop] @ vectors[first:last].T
-                agreement = signs[start:stop] @ signs[first:last].T
+        # the signs held as int8 and made float32 a tile at a time (100,000 x 64 floats would
+        # be 25 MB); column tiles outside, so each is made once
+        signs = _bit_signs(phashes)
+        for first in range(0, count, TILE_COLUMNS):
+            last = min(first + TILE_COLUMNS, count)
+            column_signs = signs[first:last].T.astype(np.float32)
+            for start in range(0, last, TILE_ROWS):
+                stop = min(start + TILE_ROWS, last)
+                # columns left of the row tile: those pairs are searched the other way round
+                low = max(first, start)
+                similarity = vectors[start:stop] @ vectors[low:last].T
+                agreement = signs[start:stop].astype(np.float32) @ column_signs[:, low - first:]
                 near = (similarity >= CANDIDATE_COSINE) | (agreement >= least_agreement)
-                if first == start:
-                    near = np.triu(near, 1)  # each pair once, never a photo with itself
+                if stop > low:  # each pair once, never a photo with itself
+                    near = np.triu(near, start - low + 1)
                 # flat: np.nonzero of a 2-D mask is ~10x slower
-                tile_rows, tile_columns = np.divmod(np.flatnonzero(near), last - first)
+                tile_rows, tile_columns = np.divmod(np.flatnonzero(near), last - low)
                 cosines = similarity[tile_rows, tile_columns]
                 bits = (64 - agreement[tile_rows, tile_columns]) / 2
                 tile_rows += start
-                tile_columns += first
+                tile_columns += low
                 vector = cosines >= CANDIDATE_COSINE
                 by_vector.add(tile_rows[vector], tile_columns[vector], -cosines[vector])
                 hashed = bits <= CANDIDATE_PHASH_BITS
                 by_bits.add(tile_rows[hashed], tile_columns[hashed], bits[hashed])
-        return by_vector.best()[:2], by_bits.best()[:2]
+        return (tuple(part.astype(np.int64) for part in by_vector.best()[:2]),
+                tuple(part.astype(np.int64) for part in by_bits.best()[:2]))
 
     def _timed_pairs(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, columns): for each photo with a capture time, those `_taken_near` gives."""
@@ -270,7 +276,9 @@ class _Evidence:
         """Add undirected evidence: each (row, column) counts for both photos."""
         if len(rows) == 0:
             return
-        ranks = ranks.astype(np.float64)
+        # int32 rows and float32 ranks: half the memory, and a library has < 2^31 photos
+        rows, columns = rows.astype(np.int32), columns.astype(np.int32)
+        ranks = ranks.astype(np.float32)
         self._parts.append((np.concatenate([rows, columns]), np.concatenate([columns, rows]),
                             np.concatenate([ranks, ranks])))
         self._held += 2 * len(rows)
@@ -281,10 +289,10 @@ class _Evidence:
     def best(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, columns, ranks): each row's MAX_CANDIDATES best, sorted by row."""
         if not self._parts:
-            empty = np.zeros(0, np.int64)
-            return empty, empty, np.zeros(0)
+            empty = np.zeros(0, np.int32)
+            return empty, empty, np.zeros(0, np.float32)
         rows, columns, ranks = (np.concatenate(part) for part in zip(*self._parts, strict=True))
-        return _best_per_row(rows.astype(np.int64), columns.astype(np.int64), ranks)
+        return _best_per_row(rows, columns, ranks)
 
 
 def _best_per_row(rows: np.ndarray, columns: np.ndarray, ranks: np.ndarray
@@ -299,6 +307,9 @@ def _best_per_row(rows: np.ndarray, columns: np.ndarray, ranks: np.ndarray
 
 
 def _bit_signs(phashes: np.ndarray) -> np.ndarray:
-    """[n, 64] float32: each pHash's bits as +1/-1."""
-    bits = (phashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
-    return bits.astype(np.float32) * 2 - 1
+    """[n, 64] int8: each pHash's bits as +1/-1."""
+    signs = np.empty((len(phashes), 64), dtype=np.int8)
+    for start in range(0, len(phashes), TILE_COLUMNS):  # 8 bytes a bit only a tile at a time
+        bits = (phashes[start:start + TILE_COLUMNS, None] >> np.arange(64, dtype=np.uint64))
+        signs[start:start + TILE_COLUMNS] = (bits & np.uint64(1)).astype(np.int8) * 2 - 1
+    return signs
