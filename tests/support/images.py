@@ -102,3 +102,20 @@ def phone_picture_bytes(fmt: str, size: tuple[int, int] = (800, 600), orientatio
     stored.save(buffer, fmt, quality=quality,
                 exif=camera_exif("Apple", "iPhone 15", orientation).tobytes())
     return buffer.getvalue()
+
+
+def app_screen(lines: list[str]) -> Image.Image:
+    """A phone screenshot of a messaging app: status bar, title bar, one row per line."""
+    width, height = 1080, 2340
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, width, 80), fill=(30, 30, 30))
+    draw.rectangle((0, 80, width, 260), fill=(33, 150, 243))
+    draw.text((40, 140), "Messages", fill="white", font_size=60)
+    for row, line in enumerate(lines):
+        y = 300 + row * 160
+        draw.ellipse((40, y, 140, y + 100), fill=(200, 200, 200))
+        draw.text((170, y + 10), line, fill="black", font_size=44)
+        draw.text((170, y + 65), "tap to read more", fill=(120, 120, 120), font_size=30)
+        draw.line((40, y + 140, width - 40, y + 140), fill=(230, 230, 230), width=2)
+    return image

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.support.daemon_tree import DaemonTree, sha256, wait_for
-from tests.support.images import camera_exif, textured_photo
+from tests.support.images import app_screen, camera_exif, textured_photo
 
 pytestmark = pytest.mark.slow
 
@@ -99,6 +99,43 @@ def test_copies_grouped_set_aside_undone_and_backfilled(tmp_path: Path) -> None:
                  what="the earlier photos analysed")
         assert "analysing 3 photos filed earlier" in tree.logs()
         assert len(dupes(tree)) == 1
+    finally:
+        assert tree.stop(daemon) == 0, tree.tail()
+
+
+def test_copies_of_a_screenshot_join_it_and_another_screen_does_not(tmp_path: Path) -> None:
+    """A screenshot, its copy with the status bar and avatars cropped off, and the same chat a
+    message later: the copy is grouped with it through the screen thumbnails, the other
+    screen is not; after a restart (the screenshot's thumbnail read back from the database)
+    a copy cropped on all four sides, as a chat app's crop tool leaves it, joins the group."""
+    chat = ["Alice: lunch at noon?", "Bob: the report is done", "Carol: see you", "Dan: ok"]
+    screen = app_screen(chat)
+    tree = DaemonTree(tmp_path)
+    tree.write_config()
+    daemon = tree.start()
+    try:
+        screen.save(tree.screenshots / "Screenshot_20261201-101010.png")
+        wait_for(lambda: len(tree.library_files()) == 1, what="the screenshot filed")
+        screen.crop((60, 150, *screen.size)).save(
+            tree.screenshots / "Screenshot_20261201-101010_cropped.jpg", quality=85)
+        app_screen([*chat, "Eve: me too"]).save(
+            tree.screenshots / "Screenshot_20261201-101300.png")
+        wait_for(lambda: len(tree.library_files()) == 3, what="all three filed", timeout=60)
+        wait_for(lambda: "same picture of Screenshot_20261201-101010.png" in tree.logs(),
+                 what="the cropped copy's log line")
+        groups = dupes(tree)
+        assert [sorted(Path(m["path"]).name for m in g["members"]) for g in groups] == [
+            ["Screenshot_20261201-101010.png", "Screenshot_20261201-101010_cropped.jpg"]]
+    finally:
+        assert tree.stop(daemon) == 0, tree.tail()
+
+    daemon = tree.start()
+    try:
+        screen.crop((50, 100, screen.width - 40, 900)).save(
+            tree.screenshots / "IMG-20261201-WA0003.jpg", quality=70)
+        wait_for(lambda: len(tree.library_files()) == 4, what="the chat copy filed")
+        wait_for(lambda: len(dupes(tree)) == 1 and len(dupes(tree)[0]["members"]) == 3,
+                 timeout=30, what="the chat copy in the screenshot's group")
     finally:
         assert tree.stop(daemon) == 0, tree.tail()
 

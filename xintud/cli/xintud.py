@@ -129,7 +129,7 @@ def format_json(result: object, with_embedding: bool) -> str:
     if not isinstance(result, Analysis):
         exclude = None
     else:
-        exclude = {"layout"} if with_embedding else set(BULKY_FIELDS)
+        exclude = set(BULKY_FIELDS) - ({"embedding"} if with_embedding else set())
     return result_to_json(result, exclude=exclude)  # type: ignore[arg-type]
 
 

@@ -162,11 +162,23 @@ class Analysis(BaseModel):
     layout: str | None = Field(
         None, description="64x64 grey layout thumbnail (base64 of 4096 bytes) that duplicates "
                           "compare; kept out of JSON output unless asked for")
+    screen_layout: str | None = Field(
+        None, description="screen-like pictures only: a finer grey thumbnail (base64 PNG, 128 "
+                          "px on the shorter side) that tells a copy of a screenshot from "
+                          "another screen of the same app; kept out of JSON output")
 
 
 # The fields of Analysis that only machines read (duplicates, training): left out of results
 # printed or stored as JSON.
-BULKY_FIELDS = frozenset({"embedding", "layout"})
+BULKY_FIELDS = frozenset({"embedding", "layout", "screen_layout"})
+
+
+def looks_like_a_screen(category: str, metadata: MetadataCues) -> bool:
+    """Does a picture show a screen, not a moment? A screenshot by category or file name, or
+    screen-sized without camera EXIF. Duplicates treat such pictures apart (never a burst, a
+    copy only when near identical), and the engine keeps their screen thumbnail."""
+    return (category == "screenshot" or metadata.screenshot_name
+            or (metadata.screen_size and not metadata.camera_exif))
 
 
 class AnalysisFailure(BaseModel):
@@ -212,6 +224,7 @@ class Facts:
     dhash: str
     phash: str = ""  # engine.hashes.perceptual_hash, hex
     layout: np.ndarray | None = None  # [64, 64] uint8 grey inside the flat borders (hashes.py)
+    screen: np.ndarray | None = None  # hashes.screen_thumbnail, kept for screen-like pictures
     content_share: float = 1.0  # of the picture, inside the flat borders
     faces: list[Face] | None = None  # None: not looked for (see notes)
     background: HeadBackground | None = None  # around the largest face's head

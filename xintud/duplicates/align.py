@@ -11,6 +11,7 @@ close comparison takes ~1.5 ms instead of ~6 ms, which is what lets a library of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -152,21 +153,34 @@ def _half(layout: np.ndarray) -> np.ndarray:
                                                      Image.Resampling.BOX), dtype=np.float32)
 
 
-def aligned_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(grey, detail) correlation of two layouts at the crop of either that fits the other
-    best. The crop is searched at half size (32 px, a quarter of the work), coarse first and
-    finely only where the coarse search found something; the measures are taken at full
-    size."""
+@dataclass(frozen=True)
+class Fit:
+    """Where two layouts line up: the crop of one (the first, or else the second) that fits
+    the other, as shares of its sides (x0, y0, x1, y1)."""
+
+    first_cropped: bool
+    box: np.ndarray
+
+
+def best_fit(a: np.ndarray, b: np.ndarray) -> Fit:
+    """The crop of either layout that fits the other best. Searched at half size (32 px, a
+    quarter of the work), coarse first and finely only where the coarse search found
+    something."""
     halves = _half(a), _half(b)
     fits = []
-    for (x, y), (small, other) in zip(((a, b), (b, a)), (halves, halves[::-1]), strict=True):
+    for first, (small, other) in zip((True, False), (halves, halves[::-1]), strict=True):
         target = Target(other)
-        fits.append((*_coarse_fit(small, target), small, target, x, y))
-    grey, box, small, target, x, y = max(fits, key=lambda fit: fit[0])
+        fits.append((*_coarse_fit(small, target), small, target, first))
+    grey, box, small, target, first = max(fits, key=lambda fit: fit[0])
     if grey >= REFINE_FROM:
         grey, box = _refine(small, target, grey, box)
-    scale = x.shape[0] / _ALIGN_SIZE
+    return Fit(first, box / _ALIGN_SIZE)
+
+
+def agreement_at(a: np.ndarray, b: np.ndarray, fit: Fit) -> tuple[float, float]:
+    """(grey, detail) correlation of two layouts lined up as `fit` says, at full size."""
+    x, y = (a, b) if fit.first_cropped else (b, a)
     # rounded to grey levels as Pillow's own crop of a uint8 picture is
-    crop = np.rint(np.clip(crops(x, (box * scale)[None, :], x.shape[0])[0], 0, 255))
+    crop = np.rint(np.clip(crops(x, (fit.box * x.shape[0])[None, :], x.shape[0])[0], 0, 255))
     full = y.astype(np.float32)
     return correlation(crop, full), correlation(detail(crop), detail(full))

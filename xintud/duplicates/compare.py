@@ -16,19 +16,21 @@ bits apart, like copies at 0-12). What separates them is the layout thumbnail co
 aligning for a crop: its grey correlation, and above all the correlation of its fine detail
 (a band-pass), which for copies stays >= 0.8 while for ID photos of different people it peaks
 at 0.81 and for screenshots of different screens of one app at 0.99 — so screen-like pictures
-need more (SCREEN_*), and are never a burst.
+need more (SCREEN_*): near identity at 64 px, or a finer screen thumbnail that disagrees
+nowhere (screens.py); they are never a burst.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
 
-from xintud.duplicates.align import aligned_agreement, correlations
+from xintud.duplicates.align import agreement_at, best_fit, correlations
 from xintud.duplicates.fingerprint import Fingerprint
+from xintud.duplicates.screens import screen_disagreement
 
 
 class Tier(str, Enum):
@@ -64,6 +66,13 @@ ALIGNED_DETAIL = 0.93
 SCREEN_PHASH_BITS = 4
 SCREEN_LAYOUT = 0.985
 SCREEN_DETAIL = 0.99
+# Or, where both kept a screen thumbnail (screens.py), when the finer thumbnails disagree
+# nowhere: copies of screenshots <= 0.75 in 96.5% of pairs, other screens >= 1.12.
+SCREEN_DISAGREEMENT = 0.75
+SCREEN_LOOSE_LAYOUT = 0.8
+# ...and only for a light crop (<= 10% of each side): the top of a chat is a crop, pixel for
+# pixel, of the same chat a message later.
+SCREEN_LEAST_SHARE = 0.9
 # burst: capture times (where both have one) at most BURST_SECONDS apart, same camera; then a
 # looser look suffices (BURST_TIMED_*); without times the look alone must be close (BURST_*).
 BURST_SECONDS = 60.0
@@ -101,6 +110,7 @@ class Closeness:
     layout: float = 0.0  # grey correlation of the layouts, best alignment
     detail: float = 0.0  # band-pass correlation at that alignment
     seconds_apart: float | None = None
+    screen: float | None = None  # screens.screen_disagreement, where it was measured
 
 
 def turned(layout: np.ndarray, turn: int) -> np.ndarray:
@@ -171,11 +181,27 @@ def compare_many(pairs: Sequence[tuple[Fingerprint, Fingerprint]]
             results.append((loose, Closeness(cosine=cosine, phash_bits=distance,
                                              seconds_apart=apart)))
         else:
-            grey, detail = aligned_agreement(a.layout, turned(b.layout, int(turns[i])))
-            close = Closeness(cosine=cosine, phash_bits=distance, layout=grey, detail=detail,
-                              seconds_apart=apart)
-            results.append((tier_of(a, b, close), close))
+            results.append(_closely(a, b, int(turns[i]), cosine, distance, apart))
     return results
+
+
+def _closely(a: Fingerprint, b: Fingerprint, turn: int, cosine: float, bits: int,
+             apart: float | None) -> tuple[Tier | None, Closeness]:
+    """The aligned comparison of one pair (and of its screen thumbnails where it can decide)."""
+    layout = turned(b.layout, turn)
+    fit = best_fit(a.layout, layout)
+    grey, detail = agreement_at(a.layout, layout, fit)
+    close = Closeness(cosine=cosine, phash_bits=bits, layout=grey, detail=detail,
+                      seconds_apart=apart)
+    found = tier_of(a, b, close)
+    share = min(fit.box[2] - fit.box[0], fit.box[3] - fit.box[1])
+    if (found is not Tier.SAME and (a.screen_like or b.screen_like) and a.screen is not None
+            and b.screen is not None and grey >= SCREEN_LOOSE_LAYOUT
+            and share >= SCREEN_LEAST_SHARE):
+        screen = screen_disagreement(a.screen, turned(b.screen, turn), fit)
+        close = replace(close, screen=round(screen, 4))
+        found = tier_of(a, b, close)
+    return found, close
 
 
 def tier_of(a: Fingerprint, b: Fingerprint, close: Closeness) -> Tier | None:
@@ -183,8 +209,10 @@ def tier_of(a: Fingerprint, b: Fingerprint, close: Closeness) -> Tier | None:
     screen = a.screen_like or b.screen_like
     template = a.category in TEMPLATE_CATEGORIES or b.category in TEMPLATE_CATEGORIES
     if screen:
-        if (close.phash_bits <= SCREEN_PHASH_BITS and close.layout >= SCREEN_LAYOUT
-                and close.detail >= SCREEN_DETAIL):
+        if ((close.phash_bits <= SCREEN_PHASH_BITS and close.layout >= SCREEN_LAYOUT
+             and close.detail >= SCREEN_DETAIL)
+                or (close.screen is not None and close.screen <= SCREEN_DISAGREEMENT
+                    and close.layout >= SCREEN_LOOSE_LAYOUT)):
             return Tier.SAME
     elif template:
         if close.layout >= TEMPLATE_SAME_LAYOUT and close.detail >= TEMPLATE_SAME_DETAIL:

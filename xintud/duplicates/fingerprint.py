@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xintud.core.facts import Analysis, Quality
+from xintud.core.facts import Analysis, Quality, looks_like_a_screen
 from xintud.duplicates.vectors import project
-from xintud.engine.hashes import layout_from_text, phash_variants
+from xintud.engine.hashes import layout_from_text, phash_variants, screen_from_text
 
 # Software tags of programs people edit photos with; a phone's own "iOS 17.1" or firmware
 # version is not an edit.
@@ -53,6 +53,8 @@ class Fingerprint:
     edited: bool  # saved by a photo editor (EXIF Software)
     faces: int  # faces found (0 where not looked for)
     quality: Quality
+    # engine.hashes.screen_thumbnail, for screen-like pictures analysed since it was made
+    screen: np.ndarray | None = None
 
     @property
     def pixels(self) -> int:
@@ -77,9 +79,7 @@ def capture_seconds(taken_at: str | None) -> float | None:
 def is_screen_like(analysis: Analysis) -> bool:
     """Screenshots show screens, not moments: never a burst, and a copy only when near
     identical (compare.py)."""
-    meta = analysis.evidence.metadata
-    return (analysis.category == "screenshot" or meta.screenshot_name
-            or (meta.screen_size and not meta.camera_exif))
+    return looks_like_a_screen(analysis.category, analysis.evidence.metadata)
 
 
 def fingerprint_of(analysis: Analysis, path: Path, file_bytes: int, modified: float = 0.0,
@@ -114,6 +114,7 @@ def fingerprint_of(analysis: Analysis, path: Path, file_bytes: int, modified: fl
         edited=bool(meta.software and _EDITORS.search(meta.software)),
         faces=len(analysis.evidence.faces or []),
         quality=analysis.quality,
+        screen=screen_from_text(analysis.screen_layout) if analysis.screen_layout else None,
     )
 
 

@@ -23,7 +23,7 @@ from xintud.duplicates.index import FingerprintIndex
 from xintud.duplicates.ratings import sidecar_rating
 from xintud.duplicates.report import GroupReport, report_group
 from xintud.duplicates.vectors import vector_bytes, vector_from_bytes
-from xintud.engine.hashes import LAYOUT_SIZE
+from xintud.engine.hashes import LAYOUT_SIZE, screen_from_png, screen_png
 from xintud.state.prints import Prints, StoredLink, StoredPrint
 from xintud.state.records import FileState, Records
 
@@ -149,7 +149,9 @@ def to_stored(fingerprint: Fingerprint) -> StoredPrint:
     return StoredPrint(sha256=fingerprint.sha256, phash=fingerprint.phash, turns=turns,
                        vector=vector_bytes(fingerprint.vector),
                        layout=fingerprint.layout.tobytes(), taken_at=fingerprint.taken_at,
-                       facts=json.dumps(facts))
+                       facts=json.dumps(facts),
+                       screen=None if fingerprint.screen is None
+                       else screen_png(fingerprint.screen))
 
 
 def from_stored(stored: StoredPrint, path: Path, file_bytes: int, modified: float,
@@ -168,7 +170,8 @@ def from_stored(stored: StoredPrint, path: Path, file_bytes: int, modified: floa
             LAYOUT_SIZE, LAYOUT_SIZE),
         vector=vector_from_bytes(stored.vector or b""), taken_at=stored.taken_at,
         file_bytes=file_bytes, modified=modified,
-        rating=sidecar if sidecar is not None else embedded_rating, quality=quality, **facts)
+        rating=sidecar if sidecar is not None else embedded_rating, quality=quality,
+        screen=screen_from_png(stored.screen) if stored.screen else None, **facts)
 
 
 def link_to_stored(link: Link) -> StoredLink:

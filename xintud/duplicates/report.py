@@ -43,6 +43,8 @@ def describe_closeness(close: Closeness, tier: Tier) -> str:
     """A link's measures in words: `burst: cosine 0.95, layout 0.97, detail 0.91, 3 s apart`."""
     parts = [f"cosine {close.cosine:.2f}", f"pHash {close.phash_bits} bits",
              f"layout {close.layout:.2f}", f"detail {close.detail:.2f}"]
+    if close.screen is not None:
+        parts.append(f"screens differ at most {close.screen:.2f}")
     if close.seconds_apart is not None:
         parts.append(f"{close.seconds_apart:.0f} s apart")
     return f"{tier.value}: " + ", ".join(parts)

@@ -17,7 +17,13 @@ from xintud.core.facts import Face, Facts, FileContext, HeadBackground, TextLayo
 from xintud.engine.decode import DecodedImage
 from xintud.engine.features import box_area
 from xintud.engine.gates import detector_skip_reason, faces_skip_reason
-from xintud.engine.hashes import difference_hash, hash_hex, layout_thumbnail, perceptual_hash
+from xintud.engine.hashes import (
+    difference_hash,
+    hash_hex,
+    layout_thumbnail,
+    perceptual_hash,
+    screen_thumbnail,
+)
 from xintud.engine.models.backbone import backbone_input, full_view_input
 from xintud.engine.models.detector import detector_input
 from xintud.engine.models.store import Perception
@@ -57,16 +63,19 @@ def glance(perception: Perception, decoded: DecodedImage, context: FileContext) 
     embeddings, probs = perception.backbone.run(np.stack([backbone_input(image), full]))
     luma = grey(image)
     layout, content_share = layout_thumbnail(luma)
+    metadata = metadata_cues(decoded, context, border_uniformity(full))
     return Facts(
         embedding=(embeddings[0] + embeddings[1]) / 2,
         imagenet_probs=probs[0],
         imagenet_top=perception.backbone.top_imagenet(probs[0]),
         detections=[],
-        metadata=metadata_cues(decoded, context, border_uniformity(full)),
+        metadata=metadata,
         quality=measure_quality(luma),
         dhash=difference_hash(luma),
         phash=hash_hex(perceptual_hash(layout)),
         layout=layout,
+        # a camera's photo is screen-like only if it shows a screen: not worth 0.5 ms each
+        screen=None if metadata.camera_exif else screen_thumbnail(luma),
         content_share=round(content_share, 4),
     )
 

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from xintud.core.facts import Analysis, AnalysisFailure, Evidence, Facts, FileContext
+from xintud.core.facts import (
+    Analysis,
+    AnalysisFailure,
+    Evidence,
+    Facts,
+    FileContext,
+    looks_like_a_screen,
+)
 from xintud.engine.analyze import glance, look_closer, read_text
 from xintud.engine.decide import Decision, check_head, decide
 from xintud.engine.decode import DecodedImage, DecodeError, decode_bytes, read_file_bytes
@@ -30,7 +37,7 @@ from xintud.engine.features import (
     features_for,
 )
 from xintud.engine.gates import glance_is_enough, text_look_reason
-from xintud.engine.hashes import layout_text
+from xintud.engine.hashes import layout_text, screen_text
 from xintud.engine.learned import Learned, model_name
 from xintud.engine.models.store import LoadedModels
 
@@ -236,4 +243,6 @@ class Classifier:
             model=examined.model,
             embedding=np.round(facts.embedding.astype(np.float64), 5).tolist(),
             layout=None if facts.layout is None else layout_text(facts.layout),
+            screen_layout=(screen_text(facts.screen) if facts.screen is not None
+                           and looks_like_a_screen(decision.category, facts.metadata) else None),
         )

@@ -12,6 +12,7 @@ hashes like the photo.
 from __future__ import annotations
 
 import base64
+import io
 
 import numpy as np
 from PIL import Image
@@ -24,6 +25,12 @@ PHASH_BLOCK = 8
 # The layout thumbnail: 64x64 grey, enough to tell two ID photos of different people apart
 # (measured in duplicates/compare.py), 4 KB a photo.
 LAYOUT_SIZE = 64
+# The screen thumbnail: what tells a copy of a screenshot from another screen of the same app
+# (a line of text, a sidebar opened), which at 64x64 look alike (duplicates/screens.py). Grey,
+# 128 px on the shorter side, the aspect kept, the longer side at most 512; kept only for
+# screen-like pictures, as PNG (text on flat colour: ~10 KB).
+SCREEN_SHORT_SIDE = 128
+SCREEN_LONG_SIDE = 512
 # A border row/column is "flat" (letterbox, pillarbox, a scanner's margin) below this spread of
 # grey levels (0..1); at least MIN_CONTENT pixels of the picture are always kept.
 FLAT_SPREAD = 0.02
@@ -73,6 +80,46 @@ def layout_thumbnail(luma: np.ndarray) -> tuple[np.ndarray, float]:
     image = Image.fromarray((np.clip(luma[top:bottom, left:right], 0, 1) * 255).astype(np.uint8))
     share = (bottom - top) * (right - left) / max(1, luma.shape[0] * luma.shape[1])
     return np.asarray(image.resize((LAYOUT_SIZE, LAYOUT_SIZE), Image.Resampling.BOX)), share
+
+
+def screen_thumbnail(luma: np.ndarray) -> np.ndarray:
+    """The picture inside its flat borders, grey uint8, SCREEN_SHORT_SIDE on its shorter side
+    (box-filtered; the longer side at most SCREEN_LONG_SIDE)."""
+    top, bottom, left, right = content_box(luma)
+    height, width = bottom - top, right - left
+    scale = min(SCREEN_SHORT_SIDE / min(height, width), SCREEN_LONG_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = Image.fromarray((np.clip(luma[top:bottom, left:right], 0, 1) * 255).astype(np.uint8))
+    return np.asarray(image.resize(size, Image.Resampling.BOX))
+
+
+def screen_png(thumbnail: np.ndarray) -> bytes:
+    """A screen thumbnail as PNG bytes (see `screen_from_png`)."""
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(thumbnail, dtype=np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
+def screen_from_png(data: bytes) -> np.ndarray:
+    """The screen thumbnail back from `screen_png`. Raises ValueError for anything else."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            if image.mode != "L" or max(image.size) > SCREEN_LONG_SIDE:
+                raise ValueError(f"a screen thumbnail is grey and at most {SCREEN_LONG_SIDE} "
+                                 f"px, not {image.mode} {image.size}")
+            return np.asarray(image)
+    except OSError as exc:
+        raise ValueError(f"not a screen thumbnail: {exc}") from exc
+
+
+def screen_text(thumbnail: np.ndarray) -> str:
+    """A screen thumbnail as the base64 PNG text results carry (see `screen_from_text`)."""
+    return base64.b64encode(screen_png(thumbnail)).decode()
+
+
+def screen_from_text(text: str) -> np.ndarray:
+    """The screen thumbnail back from `screen_text`. Raises ValueError for anything else."""
+    return screen_from_png(base64.b64decode(text, validate=True))
 
 
 def phash_thumbnail(layout: np.ndarray) -> np.ndarray:

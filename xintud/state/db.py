@@ -24,7 +24,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
 # Version 1: the whole schema. A later version appends its migration to MIGRATIONS, keyed by the
@@ -137,8 +137,14 @@ _SCHEMA_V4: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS actions_part_of ON actions(part_of)",
 )
 
+# Version 5: screen-like photos keep a finer thumbnail (PNG) that tells a copy of a screenshot
+# from another screen of the same app (duplicates/screens.py); rows made before have none.
+_SCHEMA_V5: tuple[str, ...] = (
+    "ALTER TABLE prints ADD COLUMN screen BLOB",
+)
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3,
-                                          4: _SCHEMA_V4}
+                                          4: _SCHEMA_V4, 5: _SCHEMA_V5}
 
 # SQLite primary result codes (sqlite3.h), used to tell "corrupt" from "locked" from "can't open".
 _SQLITE_PERM = 3

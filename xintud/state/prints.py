@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from xintud.state.db import transaction
 
-_PRINT_COLUMNS = "sha256, phash, turns, vector, layout, taken_at, facts, problem, made_at"
+_PRINT_COLUMNS = ("sha256, phash, turns, vector, layout, taken_at, facts, problem, made_at, "
+                  "screen")
 _INT64 = 1 << 63
 
 
@@ -30,6 +31,7 @@ class StoredPrint:
     facts: str | None = None  # JSON
     problem: str | None = None
     made_at: float = 0.0
+    screen: bytes | None = None  # PNG of the screen thumbnail (screen-like photos only)
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,9 @@ class Prints:
         phash = None if stored.phash is None else _to_signed(stored.phash)
         with transaction(self._conn) as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO prints ({_PRINT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO prints ({_PRINT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (stored.sha256, phash, stored.turns, stored.vector, stored.layout,
-                 stored.taken_at, stored.facts, stored.problem, self._clock()))
+                 stored.taken_at, stored.facts, stored.problem, self._clock(), stored.screen))
 
     def get(self, sha256: str) -> StoredPrint | None:
         """The stored fingerprint of this content, or None."""
@@ -110,6 +112,6 @@ def _to_signed(value: int) -> int:
 
 
 def _print_from_row(row: tuple) -> StoredPrint:  # type: ignore[type-arg]
-    sha256, phash, turns, vector, layout, taken_at, facts, problem, made_at = row
+    sha256, phash, turns, vector, layout, taken_at, facts, problem, made_at, screen = row
     return StoredPrint(sha256, None if phash is None else phash % (1 << 64), turns, vector,
-                       layout, taken_at, facts, problem, made_at)
+                       layout, taken_at, facts, problem, made_at, screen)

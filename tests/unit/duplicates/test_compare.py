@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from tests.support.images import camera_exif, textured_photo
+from tests.support.images import app_screen, camera_exif, textured_photo
 from xintud.core.facts import Analysis, Quality
-from xintud.duplicates.compare import Tier, compare
+from xintud.duplicates.compare import SCREEN_DISAGREEMENT, Tier, compare
 from xintud.duplicates.fingerprint import Fingerprint, fingerprint_of_file
 from xintud.duplicates.groups import GROUP_TIERS
-from xintud.duplicates.report import find_groups
+from xintud.duplicates.report import describe_closeness, find_groups
 from xintud.duplicates.vectors import EMBEDDING_SIZE, project
 from xintud.engine.classify import Classifier, Job
 from xintud.engine.hashes import layout_thumbnail, phash_variants
@@ -33,6 +33,7 @@ from xintud.engine.models.store import load_models
 from xintud.engine.signals import grey
 
 TAKEN = "2026:05:01 10:00:00"
+CHAT = ["Alice: lunch at noon?", "Bob: the report is done", "Carol: see you", "Dan: ok"]
 FIVE_SECONDS_LATER = "2026:05:01 10:00:05"
 THREE_DAYS_LATER = "2026:05:04 10:00:05"
 MOVED_PX = 160  # how far the foreground of the second frame moved (of 1200 px)
@@ -109,23 +110,6 @@ def id_photo(seed: int, size: tuple[int, int] = (600, 800)) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def app_screen(lines: list[str]) -> Image.Image:
-    """A phone screenshot of a messaging app: status bar, title bar, one row per line."""
-    width, height = 1080, 2340
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, width, 80), fill=(30, 30, 30))
-    draw.rectangle((0, 80, width, 260), fill=(33, 150, 243))
-    draw.text((40, 140), "Messages", fill="white", font_size=60)
-    for row, line in enumerate(lines):
-        y = 300 + row * 160
-        draw.ellipse((40, y, 140, y + 100), fill=(200, 200, 200))
-        draw.text((170, y + 10), line, fill="black", font_size=44)
-        draw.text((170, y + 65), "tap to read more", fill=(120, 120, 120), font_size=30)
-        draw.line((40, y + 140, width - 40, y + 140), fill=(230, 230, 230), width=2)
-    return image
-
-
 def copies_of(image: Image.Image) -> dict[str, Image.Image]:
     """The copies that must be `same`: 40% size, 7% cropped off-centre, turned 90°."""
     width, height = image.size
@@ -184,8 +168,16 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fingerprint]:
                exif=camera_exif(taken=THREE_DAYS_LATER).tobytes())
     id_photo(6).save(folder / "id_a.jpg", quality=92)
     id_photo(9).save(folder / "id_b.jpg", quality=92)
-    app_screen(["Alice: lunch at noon?", "Bob: the report is done", "Carol: see you",
-                "Dan: ok"]).save(folder / "Screenshot_20261201-101010.png")
+    screen = app_screen(CHAT)
+    screen.save(folder / "Screenshot_20261201-101010.png")
+    width, height = screen.size
+    # copies a user makes: the status bar and the avatars cut off; a crop on all four sides
+    screen.crop((60, 150, width, height)).save(folder / "Screenshot_cropped.jpg", quality=85)
+    screen.crop((50, 100, width - 40, 900)).save(folder / "Screenshot_cut.jpg", quality=85)
+    # and what is another screen: one message reworded, one more message below
+    app_screen([*CHAT[:2], "Carol: running late, sorry", CHAT[3]]).save(
+        folder / "Screenshot_20261201-101200.png")
+    app_screen([*CHAT, "Eve: me too"]).save(folder / "Screenshot_20261201-101300.png")
     app_screen(["Erin: where are you", "Frank: call me back", "Grace: thanks!",
                 "Heidi: photos attached"]).save(folder / "Screenshot_20261201-101500.png")
     found = {}
@@ -249,6 +241,35 @@ def test_two_screens_of_one_app_are_not_same(engine: dict[str, Fingerprint]) -> 
     # It is the screen rule that holds them apart: as camera photos they would be grouped.
     unscreened = [replace(fp, screen_like=False, category="other") for fp in (first, second)]
     assert tier(*unscreened) in GROUP_TIERS
+
+
+@pytest.mark.parametrize("name", ["Screenshot_cropped.jpg", "Screenshot_cut.jpg"])
+def test_a_cropped_copy_of_a_screenshot_is_same_by_its_screen_thumbnail(
+        engine: dict[str, Fingerprint], name: str) -> None:
+    first, copy = engine["Screenshot_20261201-101010.png"], engine[name]
+    assert first.screen is not None and copy.screen is not None
+    assert engine["scene.jpg"].screen is None, "a camera photo keeps no screen thumbnail"
+    tier_found, close = compare(first, copy)
+    assert tier_found is Tier.SAME, close
+    assert close.screen is not None and close.screen <= SCREEN_DISAGREEMENT
+    assert f"screens differ at most {close.screen:.2f}" in describe_closeness(close, tier_found)
+    # the 64-px layouts alone hold it apart, as they must hold two screens of one app
+    assert tier(replace(first, screen=None), replace(copy, screen=None)) is not Tier.SAME
+
+
+def test_a_screen_with_one_message_reworded_is_not_same(engine: dict[str, Fingerprint]) -> None:
+    tier_found, close = compare(engine["Screenshot_20261201-101010.png"],
+                                engine["Screenshot_20261201-101200.png"])
+    assert tier_found not in GROUP_TIERS, close
+    assert close.screen is not None and close.screen > SCREEN_DISAGREEMENT, close
+
+
+def test_a_screen_with_one_more_message_is_not_same(engine: dict[str, Fingerprint]) -> None:
+    """Inside their flat borders the shorter chat is, pixel for pixel, the top 85% of the
+    longer one: only a light crop (SCREEN_LEAST_SHARE) counts as a copy."""
+    tier_found, close = compare(engine["Screenshot_20261201-101010.png"],
+                                engine["Screenshot_20261201-101300.png"])
+    assert tier_found not in GROUP_TIERS, close
 
 
 def test_a_frame_seconds_later_is_a_burst_but_not_days_later(

@@ -79,7 +79,7 @@ def test_json_lines_contract_and_bad_input(tmp_path: Path) -> None:
         for detection in item["evidence"]["detections"]:
             assert set(detection) == {"label", "score", "box"} and len(detection["box"]) == 4
         assert "metadata" in item["evidence"] and item["model"]
-        assert "embedding" not in item
+        assert not {"embedding", "layout", "screen_layout"} & set(item), "bulky fields"
     by_name = {Path(item["path"]).name: item for item in lines}
     assert by_name["photo.jpg"]["evidence"]["metadata"]["camera_exif"] is True
     shot = by_name["Screenshot_20261129.png"]

@@ -15,12 +15,17 @@ from tests.support.images import textured_photo
 from xintud.engine.decode import decode_bytes
 from xintud.engine.hashes import (
     LAYOUT_SIZE,
+    SCREEN_LONG_SIDE,
+    SCREEN_SHORT_SIDE,
     content_box,
     layout_from_text,
     layout_text,
     layout_thumbnail,
     perceptual_hash,
     phash_variants,
+    screen_from_text,
+    screen_text,
+    screen_thumbnail,
 )
 from xintud.engine.png_text import is_text_limit_error, without_text_chunks
 from xintud.engine.signals import grey
@@ -75,6 +80,35 @@ def test_layout_text_round_trips_and_refuses_other_text() -> None:
     assert np.array_equal(layout_from_text(layout_text(layout)), layout)
     with pytest.raises(ValueError):
         layout_from_text(layout_text(layout[:10]))
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ((1080, 2340), (278, 128)),  # a phone screen: 128 on the shorter side, the aspect kept
+    ((3160, 1812), (128, 223)),  # a desktop one
+    ((540, 10000), (SCREEN_LONG_SIDE, 28)),  # a scrolling capture: the longer side capped
+])
+def test_the_screen_thumbnail_keeps_the_aspect(size: tuple[int, int],
+                                               expected: tuple[int, int]) -> None:
+    thumbnail = screen_thumbnail(luma_of(textured_photo(7, size)))
+    assert thumbnail.shape == expected and thumbnail.dtype == np.uint8
+    assert SCREEN_SHORT_SIDE in thumbnail.shape or SCREEN_LONG_SIDE in thumbnail.shape
+
+
+def test_the_screen_thumbnail_is_taken_inside_the_flat_borders() -> None:
+    screen = textured_photo(8, (540, 1170))
+    framed = Image.new("RGB", (900, 1170), (0, 0, 0))
+    framed.paste(screen, (180, 0))
+    plain, boxed = (screen_thumbnail(luma_of(image)) for image in (screen, framed))
+    assert abs(plain.shape[0] - boxed.shape[0]) <= 2 and plain.shape[1] == boxed.shape[1]
+
+
+def test_screen_text_round_trips_and_refuses_other_text() -> None:
+    thumbnail = screen_thumbnail(luma_of(textured_photo(9, (1080, 2340))))
+    assert np.array_equal(screen_from_text(screen_text(thumbnail)), thumbnail)
+    with pytest.raises(ValueError):
+        screen_from_text(layout_text(thumbnail[:10, :10]))  # raw bytes, not a PNG
+    with pytest.raises(ValueError):
+        screen_from_text(screen_text(np.zeros((SCREEN_LONG_SIDE + 1, 8), np.uint8)))
 
 
 def png_with_text(text_bytes: int) -> bytes:
