@@ -73,6 +73,10 @@ SCREEN_LOOSE_LAYOUT = 0.8
 # ...and only for a light crop (<= 10% of each side): the top of a chat is a crop, pixel for
 # pixel, of the same chat a message later.
 SCREEN_LEAST_SHARE = 0.9
+# Pairs above this before the fine alignment are not refined (no copy among the development
+# photos was above 1.37 before and within SCREEN_DISAGREEMENT after; 71% of distinct screens,
+# and nearly all the load test's drawn look-alikes, are).
+SCREEN_HOPELESS = 1.5
 # burst: capture times (where both have one) at most BURST_SECONDS apart, same camera; then a
 # looser look suffices (BURST_TIMED_*); without times the look alone must be close (BURST_*).
 BURST_SECONDS = 60.0
@@ -198,7 +202,8 @@ def _closely(a: Fingerprint, b: Fingerprint, turn: int, cosine: float, bits: int
     if (found is not Tier.SAME and (a.screen_like or b.screen_like) and a.screen is not None
             and b.screen is not None and grey >= SCREEN_LOOSE_LAYOUT
             and share >= SCREEN_LEAST_SHARE):
-        screen = screen_disagreement(a.screen, turned(b.screen, turn), fit)
+        screen = screen_disagreement(a.screen, turned(b.screen, turn), fit,
+                                     hopeless_above=SCREEN_HOPELESS)
         close = replace(close, screen=round(screen, 4))
         found = tier_of(a, b, close)
     return found, close
