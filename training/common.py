@@ -117,6 +117,8 @@ def ort_session(model: Path | bytes, threads: int = 2, log_severity: int | None 
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if log_severity is not None:
         options.log_severity_level = log_severity
+    # as the product's sessions (engine/models/store.py): no U8S8 saturation without VNNI
+    options.add_session_config_entry("session.x64quantprecision", "1")
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
