@@ -122,13 +122,16 @@ def _coarse_fit(small: np.ndarray, target: Target) -> tuple[float, np.ndarray]:
     return float(scores[best]), boxes[best]
 
 
-def _moves(box: np.ndarray, step: float, size: int) -> np.ndarray:
-    """The box with each edge moved by ±step, kept inside the picture and not too small."""
+def edge_moves(box: np.ndarray, step: float, width: float, height: float, least_side: float
+               ) -> np.ndarray:
+    """The box (x0, y0, x1, y1) with each edge moved by ±step, kept inside a width x height
+    picture and with both sides at least least_side."""
+    limits = (width, height, width, height)
     moved = np.repeat(box[None, :], 8, axis=0)
     for k, (edge, sign) in enumerate((e, s) for e in range(4) for s in (-1.0, 1.0)):
-        moved[k, edge] = min(max(box[edge] + sign * step, 0.0), float(size))
+        moved[k, edge] = min(max(box[edge] + sign * step, 0.0), float(limits[edge]))
     sides = np.minimum(moved[:, 2] - moved[:, 0], moved[:, 3] - moved[:, 1])
-    return moved[sides >= size * _MIN_SIDE]
+    return moved[sides >= least_side]
 
 
 def _refine(small: np.ndarray, target: Target, best: float, box: np.ndarray
@@ -137,7 +140,7 @@ def _refine(small: np.ndarray, target: Target, best: float, box: np.ndarray
     centred, and the detail correlation needs the edges within half a pixel."""
     for step in _REFINE_STEPS:
         for _ in range(_REFINE_MOVES_PER_STEP):
-            moved = _moves(box, step, _ALIGN_SIZE)
+            moved = edge_moves(box, step, _ALIGN_SIZE, _ALIGN_SIZE, _ALIGN_SIZE * _MIN_SIDE)
             if not len(moved):
                 break
             scores = target.correlations(crops(small, moved, _ALIGN_SIZE))

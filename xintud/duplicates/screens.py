@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
-from xintud.duplicates.align import Fit, Target
+from xintud.duplicates.align import Fit, Target, edge_moves
 
 # The residual is measured in TILES x TILES tiles...
 TILES = 8
@@ -64,17 +64,10 @@ def _crop(source: Image.Image, box: np.ndarray, shape: tuple[int, ...]) -> np.nd
 def _refined(source: Image.Image, goal: Target, shape: tuple[int, ...], box: np.ndarray
              ) -> np.ndarray:
     """The box with the best single edge move taken while the grey correlation improves."""
-    limits = np.array([source.width, source.height] * 2, dtype=np.float64)
     best = goal.correlation(_crop(source, box, shape))
     for step in _REFINE_STEPS:
         for _ in range(_REFINE_ROUNDS):
-            moves = np.repeat(box[None, :], 8, axis=0)
-            for k in range(8):
-                edge = k // 2
-                moves[k, edge] = min(max(box[edge] + (step if k % 2 else -step), 0.0),
-                                     limits[edge])
-            moves = moves[(moves[:, 2] - moves[:, 0] >= _MIN_BOX)
-                          & (moves[:, 3] - moves[:, 1] >= _MIN_BOX)]
+            moves = edge_moves(box, step, source.width, source.height, _MIN_BOX)
             if not len(moves):
                 break
             scores = goal.correlations(np.stack([_crop(source, move, shape) for move in moves]))

@@ -76,20 +76,24 @@ def layout_thumbnail(luma: np.ndarray) -> tuple[np.ndarray, float]:
     """The picture inside its flat borders as a 64x64 grey uint8 thumbnail (box-filtered:
     every pixel counts), the input of pHash and of the duplicates' close comparison; and the
     share of the picture inside the borders (a letterboxed copy has fewer real pixels)."""
-    top, bottom, left, right = content_box(luma)
-    image = Image.fromarray((np.clip(luma[top:bottom, left:right], 0, 1) * 255).astype(np.uint8))
-    share = (bottom - top) * (right - left) / max(1, luma.shape[0] * luma.shape[1])
+    image = content_image(luma)
+    share = image.width * image.height / max(1, luma.shape[0] * luma.shape[1])
     return np.asarray(image.resize((LAYOUT_SIZE, LAYOUT_SIZE), Image.Resampling.BOX)), share
+
+
+def content_image(luma: np.ndarray) -> Image.Image:
+    """The picture inside its flat borders (content_box) as a grey uint8 image."""
+    top, bottom, left, right = content_box(luma)
+    return Image.fromarray((np.clip(luma[top:bottom, left:right], 0, 1) * 255).astype(np.uint8))
 
 
 def screen_thumbnail(luma: np.ndarray) -> np.ndarray:
     """The picture inside its flat borders, grey uint8, SCREEN_SHORT_SIDE on its shorter side
     (box-filtered; the longer side at most SCREEN_LONG_SIDE)."""
-    top, bottom, left, right = content_box(luma)
-    height, width = bottom - top, right - left
+    image = content_image(luma)
+    width, height = image.size
     scale = min(SCREEN_SHORT_SIDE / min(height, width), SCREEN_LONG_SIDE / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    image = Image.fromarray((np.clip(luma[top:bottom, left:right], 0, 1) * 255).astype(np.uint8))
     return np.asarray(image.resize(size, Image.Resampling.BOX))
 
 
