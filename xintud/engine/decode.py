@@ -184,6 +184,8 @@ def _decode_allowing_png_text(data: bytes, name: str, working_size: int) -> Deco
 
 
 def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
+    if sniff_format(data[:16]) in ("HEIF", "AVIF"):
+        _check_boxes_complete(data, name)
     image = Image.open(io.BytesIO(data), formats=_photo_formats())
     _check_pixel_budget(image, name)
     exif = image.getexif()
@@ -318,6 +320,30 @@ def _check_pixel_budget(image: Image.Image, name: str) -> None:
             f"{limit / 1e6:.0f} MP limit for {image.format or 'this format'}; "
             "likely a decompression bomb — if it is a real photo, save it as a smaller JPEG"
         )
+
+
+def _check_boxes_complete(data: bytes, name: str) -> None:
+    """A HEIC/AVIF whose top-level boxes run past the end of the file was cut short.
+
+    libheif decodes such a file without complaint when the cut falls in data it does not need
+    for the picture (the EXIF block, a thumbnail), or when the HEVC decoder conceals the loss;
+    whether it does depends on how large the encoder made each part. The box sizes say it
+    either way.
+    """
+    offset = 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        kind = data[offset + 4:offset + 8].decode("latin-1")
+        if size == 1 and offset + 16 <= len(data):  # 64-bit size follows the type
+            size = int.from_bytes(data[offset + 8:offset + 16], "big")
+        if size == 0:  # runs to the end of the file, whatever it is
+            return
+        if size < 8 or offset + size > len(data):
+            raise DecodeError(
+                f"{name}: damaged or truncated image (its '{kind}' box needs "
+                f"{offset + size} bytes, the file has {len(data)}); copy it again from the phone"
+            )
+        offset += size
 
 
 def _load_strict(image: Image.Image, name: str) -> None:
