@@ -1,7 +1,8 @@
-"""Duplicates benchmark: `python -m bench.dupes [--quick] [--only accuracy|scale]`.
+"""Duplicates benchmark: `python -m bench.dupes [--quick] [--only accuracy|scale|lookalikes]`.
 
 accuracy: transformations of ../shared/photos and the groups of ../shared/neardup (see
-bench/dupes_accuracy.py); scale: 100,000 synthetic fingerprints (bench/dupes_scale.py).
+bench/dupes_accuracy.py); scale: 100,000 synthetic fingerprints (bench/dupes_scale.py);
+lookalikes: what one arrival costs in a library of one app's screens (bench/dupes_lookalikes.py).
 Prints the figures as JSON and writes them to bench/out/dupes.json.
 """
 
@@ -19,10 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen sections and print their figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.dupes", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer photos")
-    parser.add_argument("--only", action="append", choices=("accuracy", "scale"))
+    parser.add_argument("--only", action="append", choices=("accuracy", "scale", "lookalikes"))
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "dupes.json")
     args = parser.parse_args(argv)
-    sections = args.only or ["accuracy", "scale"]
+    sections = args.only or ["accuracy", "scale", "lookalikes"]
     results: dict[str, object] = {}
     if "accuracy" in sections:
         from bench import dupes_accuracy
@@ -43,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
 
         results["scale"] = dupes_scale.scale_figures(10_000 if args.quick else 100_000)
         print(json.dumps(results["scale"], indent=1), flush=True)
+    if "lookalikes" in sections:
+        from bench import dupes_lookalikes
+
+        results["lookalikes"] = dupes_lookalikes.lookalike_figures(300 if args.quick else 1500)
+        print(json.dumps(results["lookalikes"], indent=1), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     return 0

@@ -11,6 +11,7 @@ close comparison takes ~1.5 ms instead of ~6 ms, which is what lets a library of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,6 +27,8 @@ REFINE_FROM = 0.55
 _REFINE_STEPS = (1.0, 0.5, 0.25)  # pixels at _ALIGN_SIZE
 _REFINE_MOVES_PER_STEP = 8
 _MIN_SIDE = 0.85
+# Pairs searched at once: their crops take ~230 KB each.
+_PAIRS_AT_ONCE = 64
 
 
 @lru_cache(maxsize=8192)
@@ -45,11 +48,7 @@ def _axis_weights(size_in: int, size_out: int, low: float, high: float) -> np.nd
 
 def crops(pixels: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """[boxes, size, size]: each box (x0, y0, x1, y1) of a square picture resized to size."""
-    side = pixels.shape[0]
-    rows = np.stack([_axis_weights(side, size, float(y0), float(y1))
-                     for _, y0, _, y1 in boxes])
-    columns = np.stack([_axis_weights(side, size, float(x0), float(x1))
-                        for x0, _, x1, _ in boxes])
+    rows, columns = _box_weights(boxes, pixels.shape[0], size)
     return (rows @ pixels.astype(np.float32)) @ columns.transpose(0, 2, 1)
 
 
@@ -57,17 +56,11 @@ class Target:
     """A picture to match against, centred and normalised once for many correlations."""
 
     def __init__(self, pixels: np.ndarray) -> None:
-        flat = pixels.astype(np.float32).ravel()
-        flat = flat - flat.mean()
-        norm = float(np.linalg.norm(flat))
-        self.unit = flat / norm if norm > 1e-6 else flat
+        self.unit = _units(pixels.astype(np.float32).ravel())
 
     def correlations(self, stack: np.ndarray) -> np.ndarray:
         """The correlation of each picture of a [n, h, w] stack with this one."""
-        flat = stack.reshape(len(stack), -1)
-        flat = flat - flat.mean(axis=1, keepdims=True)
-        norms = np.linalg.norm(flat, axis=1)
-        return np.where(norms > 1e-6, flat @ self.unit / np.maximum(norms, 1e-6), 0.0)
+        return _correlations_with(stack.reshape(len(stack), -1), self.unit)
 
     def correlation(self, pixels: np.ndarray) -> float:
         """The correlation of one picture with this one."""
@@ -115,13 +108,6 @@ def _coarse_boxes(size: int) -> np.ndarray:
     return found
 
 
-def _coarse_fit(small: np.ndarray, target: Target) -> tuple[float, np.ndarray]:
-    boxes = _coarse_boxes(_ALIGN_SIZE)
-    scores = target.correlations(crops(small, boxes, _ALIGN_SIZE))
-    best = int(np.argmax(scores))
-    return float(scores[best]), boxes[best]
-
-
 def edge_moves(box: np.ndarray, step: float, width: float, height: float, least_side: float
                ) -> np.ndarray:
     """The box (x0, y0, x1, y1) with each edge moved by ±step, kept inside a width x height
@@ -132,23 +118,6 @@ def edge_moves(box: np.ndarray, step: float, width: float, height: float, least_
         moved[k, edge] = min(max(box[edge] + sign * step, 0.0), float(limits[edge]))
     sides = np.minimum(moved[:, 2] - moved[:, 0], moved[:, 3] - moved[:, 1])
     return moved[sides >= least_side]
-
-
-def _refine(small: np.ndarray, target: Target, best: float, box: np.ndarray
-            ) -> tuple[float, np.ndarray]:
-    """The best single edge move taken while it helps, in halving steps: a crop is rarely
-    centred, and the detail correlation needs the edges within half a pixel."""
-    for step in _REFINE_STEPS:
-        for _ in range(_REFINE_MOVES_PER_STEP):
-            moved = edge_moves(box, step, _ALIGN_SIZE, _ALIGN_SIZE, _ALIGN_SIZE * _MIN_SIDE)
-            if not len(moved):
-                break
-            scores = target.correlations(crops(small, moved, _ALIGN_SIZE))
-            top = int(np.argmax(scores))
-            if scores[top] <= best + 1e-4:
-                break
-            best, box = float(scores[top]), moved[top]
-    return best, box
 
 
 def _half(layout: np.ndarray) -> np.ndarray:
@@ -166,18 +135,100 @@ class Fit:
 
 
 def best_fit(a: np.ndarray, b: np.ndarray) -> Fit:
-    """The crop of either layout that fits the other best. Searched at half size (32 px, a
-    quarter of the work), coarse first and finely only where the coarse search found
-    something."""
-    halves = _half(a), _half(b)
-    fits = []
-    for first, (small, other) in zip((True, False), (halves, halves[::-1]), strict=True):
-        target = Target(other)
-        fits.append((*_coarse_fit(small, target), small, target, first))
-    grey, box, small, target, first = max(fits, key=lambda fit: fit[0])
-    if grey >= REFINE_FROM:
-        grey, box = _refine(small, target, grey, box)
-    return Fit(first, box / _ALIGN_SIZE)
+    """The crop of either layout that fits the other best (best_fits of one pair)."""
+    return best_fits([(a, b)])[0]
+
+
+def best_fits(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[Fit]:
+    """For each pair of layouts, the crop of either that fits the other best. Searched at half
+    size (32 px, a quarter of the work), coarse first and finely only where the coarse search
+    found something; many pairs at once (an arrival's candidates, a library's pairs), since
+    one pair's search is a few dozen small products that Python's overhead would dominate."""
+    fits: list[Fit] = []
+    for start in range(0, len(pairs), _PAIRS_AT_ONCE):
+        fits.extend(_best_fits(pairs[start:start + _PAIRS_AT_ONCE]))
+    return fits
+
+
+def _best_fits(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[Fit]:
+    count = len(pairs)
+    if not count:
+        return []
+    firsts = np.stack([_half(a) for a, _ in pairs])
+    seconds = np.stack([_half(b) for _, b in pairs])
+    # rows 0..count-1: the first cropped to fit the second; count..: the other way round
+    smalls = np.concatenate([firsts, seconds])
+    units = _units(np.concatenate([seconds, firsts]).reshape(2 * count, -1))
+    boxes = _coarse_boxes(_ALIGN_SIZE)
+    rows, columns = _box_weights(boxes, _ALIGN_SIZE, _ALIGN_SIZE)
+    stack = (rows[None] @ smalls[:, None]) @ columns.transpose(0, 2, 1)[None]
+    scores = _correlations_with(stack.reshape(2 * count, len(boxes), -1), units[:, None, :])
+    tops = np.argmax(scores, axis=1)
+    greys = scores[np.arange(2 * count), tops]
+    first_cropped = greys[:count] >= greys[count:]  # the first wins a tie
+    chosen = np.where(first_cropped, np.arange(count), np.arange(count) + count)
+    grey, box = greys[chosen], boxes[tops[chosen]].copy()
+    refine = np.flatnonzero(grey >= REFINE_FROM)
+    if len(refine):
+        box[refine] = _refine(smalls[chosen[refine]], units[chosen[refine]], grey[refine],
+                              box[refine])
+    return [Fit(bool(first_cropped[i]), box[i] / _ALIGN_SIZE) for i in range(count)]
+
+
+def _refine(smalls: np.ndarray, units: np.ndarray, best: np.ndarray, boxes: np.ndarray
+            ) -> np.ndarray:
+    """For each picture, the best single edge move of its box taken while it helps, in
+    halving steps: a crop is rarely centred, and the detail correlation needs the edges
+    within half a pixel. All pictures move in lockstep, each stopping when no move helps it."""
+    best, boxes = best.copy(), boxes.copy()
+    for step in _REFINE_STEPS:
+        active = list(range(len(boxes)))
+        for _ in range(_REFINE_MOVES_PER_STEP):
+            moves = {i: edge_moves(boxes[i], step, _ALIGN_SIZE, _ALIGN_SIZE,
+                                   _ALIGN_SIZE * _MIN_SIDE) for i in active}
+            active = [i for i in active if len(moves[i])]
+            if not active:
+                break
+            counts = [len(moves[i]) for i in active]
+            owner = np.repeat(active, counts)
+            tried = np.concatenate([moves[i] for i in active])
+            rows, columns = _box_weights(tried, _ALIGN_SIZE, _ALIGN_SIZE)
+            stack = (rows @ smalls[owner]) @ columns.transpose(0, 2, 1)
+            scores = _correlations_with(stack.reshape(len(tried), -1), units[owner])
+            improved = []
+            for i, start, end in zip(active, np.cumsum(counts) - counts, np.cumsum(counts),
+                                     strict=True):
+                top = start + int(np.argmax(scores[start:end]))
+                if scores[top] > best[i] + 1e-4:
+                    best[i], boxes[i] = scores[top], tried[top]
+                    improved.append(i)
+            active = improved
+    return boxes
+
+
+def _box_weights(boxes: np.ndarray, side: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """[boxes, size, side] row and column weights of each box (x0, y0, x1, y1) of a side x
+    side picture resized to size x size."""
+    rows = np.stack([_axis_weights(side, size, float(y0), float(y1))
+                     for _, y0, _, y1 in boxes])
+    columns = np.stack([_axis_weights(side, size, float(x0), float(x1))
+                        for x0, _, x1, _ in boxes])
+    return rows, columns
+
+
+def _units(flat: np.ndarray) -> np.ndarray:
+    """Each row centred and scaled to unit length (left centred where it is flat)."""
+    centred = flat - flat.mean(axis=-1, keepdims=True)
+    norms = np.linalg.norm(centred, axis=-1, keepdims=True)
+    return np.where(norms > 1e-6, centred / np.maximum(norms, 1e-6), centred)
+
+
+def _correlations_with(flat: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """The correlation of each row of `flat` [..., pixels] with the unit rows it meets."""
+    centred = flat - flat.mean(axis=-1, keepdims=True)
+    norms = np.linalg.norm(centred, axis=-1)
+    return np.where(norms > 1e-6, (centred * units).sum(axis=-1) / np.maximum(norms, 1e-6),
+                    0.0)
 
 
 def agreement_at(a: np.ndarray, b: np.ndarray, fit: Fit) -> tuple[float, float]:

@@ -28,7 +28,7 @@ from enum import Enum
 
 import numpy as np
 
-from xintud.duplicates.align import agreement_at, best_fit, correlations
+from xintud.duplicates.align import Fit, agreement_at, best_fits, correlations
 from xintud.duplicates.fingerprint import Fingerprint
 from xintud.duplicates.screens import screen_disagreement
 
@@ -174,6 +174,9 @@ def compare_many(pairs: Sequence[tuple[Fingerprint, Fingerprint]]
         quick[chosen] = quick_agreements(
             np.stack([pairs[i][0].layout for i in chosen]),
             np.stack([turned(pairs[i][1].layout, turn) for i in chosen]))
+    close = np.flatnonzero(~exact & candidate & (quick >= QUICK_LAYOUT)).tolist()
+    lined_up = [(pairs[i][0].layout, turned(pairs[i][1].layout, int(turns[i]))) for i in close]
+    fits = dict(zip(close, best_fits(lined_up), strict=True))
     results = []
     for i, (a, b) in enumerate(pairs):
         cosine, distance, apart = float(cosines[i]), int(bits[i]), aparts[i]
@@ -185,15 +188,15 @@ def compare_many(pairs: Sequence[tuple[Fingerprint, Fingerprint]]
             results.append((loose, Closeness(cosine=cosine, phash_bits=distance,
                                              seconds_apart=apart)))
         else:
-            results.append(_closely(a, b, int(turns[i]), cosine, distance, apart))
+            results.append(_closely(a, b, int(turns[i]), fits[i], cosine, distance, apart))
     return results
 
 
-def _closely(a: Fingerprint, b: Fingerprint, turn: int, cosine: float, bits: int,
+def _closely(a: Fingerprint, b: Fingerprint, turn: int, fit: Fit, cosine: float, bits: int,
              apart: float | None) -> tuple[Tier | None, Closeness]:
-    """The aligned comparison of one pair (and of its screen thumbnails where it can decide)."""
+    """The aligned comparison of one pair lined up as `fit` says (and of its screen
+    thumbnails where they can decide)."""
     layout = turned(b.layout, turn)
-    fit = best_fit(a.layout, layout)
     grey, detail = agreement_at(a.layout, layout, fit)
     close = Closeness(cosine=cosine, phash_bits=bits, layout=grey, detail=detail,
                       seconds_apart=apart)
