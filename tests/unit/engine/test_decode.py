@@ -260,3 +260,25 @@ def test_no_gps_or_a_null_island_fix_is_none(tmp_path: Path) -> None:
     scene((160, 120)).save(path, "JPEG", exif=exif.tobytes())
     assert decode_image(path).meta.gps is None
     assert decode_image(write_jpeg(tmp_path / "plain.jpg")).meta.gps is None
+
+
+def test_heif_support_loads_only_when_a_heif_comes(tmp_path: Path) -> None:
+    # libheif and its codecs stay resident once loaded (2.6 MiB in the idle daemon): a
+    # process that decodes JPEGs only must not load them, and the first HEIC still decodes.
+    import subprocess
+    import sys
+
+    from tests.support.images import phone_picture_bytes
+
+    write_jpeg(tmp_path / "IMG_0001.jpg")
+    (tmp_path / "IMG_0002.HEIC").write_bytes(phone_picture_bytes("HEIF", (640, 480)))
+    script = (
+        "import sys; from pathlib import Path; from xintud.engine.decode import decode_image\n"
+        f"folder = Path({str(tmp_path)!r})\n"
+        "assert decode_image(folder / 'IMG_0001.jpg').meta.format == 'JPEG'\n"
+        "print('pillow_heif' in sys.modules)\n"
+        "print(decode_image(folder / 'IMG_0002.HEIC').meta.format, 'pillow_heif' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[:2] == ["False", "HEIF True"]

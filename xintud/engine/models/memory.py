@@ -20,7 +20,8 @@ MADV_DONTNEED = 4
 M_ARENA_MAX = -8
 # Where the libraries live that only the analysis runs: the inference runtime, numpy and
 # Pillow with the codecs their wheels bundle. The idle daemon runs none of their code.
-ANALYSIS_LIBRARY_DIRS = ("/onnxruntime/", "/numpy/", "/numpy.libs/", "/PIL/", "/pillow.libs/")
+ANALYSIS_LIBRARY_DIRS = ("/onnxruntime/", "/numpy/", "/numpy.libs/", "/PIL/", "/pillow.libs/",
+                         "/_pillow_heif.", "/pillow_heif.libs/")
 
 
 def _glibc() -> ctypes.CDLL | None:
