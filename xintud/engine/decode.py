@@ -8,6 +8,7 @@ the file and the cause.
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import re
@@ -293,10 +294,22 @@ def _photo_formats(heif: bool = True) -> list[str]:
     plugin is not loaded, and a daemon that never sees a HEIF does not carry libheif and its
     codecs (2.6 MiB resident after the first photo, measured).
     """
-    Image.init()  # registers every plugin once; cheap afterwards
+    _register_photo_plugins()
     if heif:
         _register_heif()
     return [fmt for fmt in PHOTO_FORMATS if fmt in Image.OPEN]
+
+
+@lru_cache(maxsize=1)
+def _register_photo_plugins() -> None:
+    """Register Pillow's plugins for PHOTO_FORMATS only, once per process: Image.init() would
+    import all forty-odd (FITS, DDS, …), ~0.8 MiB the daemon keeps for nothing."""
+    Image.preinit()  # BMP, GIF, JPEG, PPM, PNG
+    for plugin in ("WebPImagePlugin", "TiffImagePlugin", "AvifImagePlugin"):
+        try:
+            importlib.import_module(f"PIL.{plugin}")
+        except ImportError:  # a Pillow without it: that format is simply not read
+            continue
 
 
 @lru_cache(maxsize=1)

@@ -264,7 +264,8 @@ def test_no_gps_or_a_null_island_fix_is_none(tmp_path: Path) -> None:
 
 def test_heif_support_loads_only_when_a_heif_comes(tmp_path: Path) -> None:
     # libheif and its codecs stay resident once loaded (2.6 MiB in the idle daemon): a
-    # process that decodes JPEGs only must not load them, and the first HEIC still decodes.
+    # process that decodes JPEGs only must not load them, nor Pillow's plugins for formats
+    # that are not photos; and the first HEIC still decodes.
     import subprocess
     import sys
 
@@ -276,9 +277,9 @@ def test_heif_support_loads_only_when_a_heif_comes(tmp_path: Path) -> None:
         "import sys; from pathlib import Path; from xintud.engine.decode import decode_image\n"
         f"folder = Path({str(tmp_path)!r})\n"
         "assert decode_image(folder / 'IMG_0001.jpg').meta.format == 'JPEG'\n"
-        "print('pillow_heif' in sys.modules)\n"
+        "print('pillow_heif' in sys.modules, 'PIL.FitsImagePlugin' in sys.modules)\n"
         "print(decode_image(folder / 'IMG_0002.HEIC').meta.format, 'pillow_heif' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout.split("\n")
-    assert out[:2] == ["False", "HEIF True"]
+    assert out[:2] == ["False False", "HEIF True"]
