@@ -8,6 +8,7 @@ the file and the cause.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
@@ -187,7 +188,7 @@ def _decode_allowing_png_text(data: bytes, name: str, working_size: int) -> Deco
 def _decode(data: bytes, name: str, working_size: int) -> DecodedImage:
     if sniff_format(data[:16]) in ("HEIF", "AVIF"):
         _check_boxes_complete(data, name)
-    image = Image.open(io.BytesIO(data), formats=_photo_formats(heif=data[4:8] == b"ftyp"))
+    image = Image.open(io.BytesIO(data), formats=_photo_formats(heif=is_iso_base_media(data)))
     _check_pixel_budget(image, name)
     exif = image.getexif()
     orientation = _int_tag(exif.get(EXIF_ORIENTATION)) or 1
@@ -261,12 +262,17 @@ def sniff_format(data: bytes) -> str | None:
     """The photo format the first bytes announce (16 are enough), if any."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WebP"
-    if data[4:8] == b"ftyp":  # ISO base media: the major brand says which
+    if is_iso_base_media(data):  # the major brand says which
         return _FTYP_BRANDS.get(data[8:12])
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
             return fmt
     return None
+
+
+def is_iso_base_media(data: bytes) -> bool:
+    """Whether the bytes start as an ISO base media file (HEIF, AVIF, MP4…): an `ftyp` box."""
+    return data[4:8] == b"ftyp"
 
 
 # Major brands of still pictures in an ISO base media file (a .mov or .mp4 has others).
@@ -306,10 +312,9 @@ def _register_photo_plugins() -> None:
     import all forty-odd (FITS, DDS, …), ~0.8 MiB the daemon keeps for nothing."""
     Image.preinit()  # BMP, GIF, JPEG, PPM, PNG
     for plugin in ("WebPImagePlugin", "TiffImagePlugin", "AvifImagePlugin"):
-        try:
+        # A Pillow without one of them: that format is simply not read.
+        with contextlib.suppress(ImportError):
             importlib.import_module(f"PIL.{plugin}")
-        except ImportError:  # a Pillow without it: that format is simply not read
-            continue
 
 
 @lru_cache(maxsize=1)

@@ -18,8 +18,9 @@ logger = logging.getLogger(__name__)
 MADV_DONTNEED = 4
 # mallopt(3) parameter: the most malloc arenas glibc may create.
 M_ARENA_MAX = -8
-# Where the libraries live that only the analysis runs: the inference runtime, numpy and
-# Pillow with the codecs their wheels bundle. The idle daemon runs none of their code.
+# Where the libraries live that only the analysis runs: the inference runtime, numpy,
+# Pillow and pillow-heif with the codecs their wheels bundle. The idle daemon runs none of
+# their code.
 ANALYSIS_LIBRARY_DIRS = ("/onnxruntime/", "/numpy/", "/numpy.libs/", "/PIL/", "/pillow.libs/",
                          "/_pillow_heif.", "/pillow_heif.libs/")
 
